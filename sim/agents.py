@@ -1,0 +1,180 @@
+"""Mesa agents: thin, inspectable views over the model's arrays.
+
+The weekly step runs on whole arrays (``sim.market``); these classes exist so that a user can write
+``model.agents_by_type[MSME].select(lambda a: a.origin == "local")`` or read ``shopper.budget``
+with the usual Mesa idioms. Each agent reads its row of the model's arrays on demand, so an agent
+is always up to date and costs no work in the step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import mesa
+
+from sim.population import ORIGINS
+
+if TYPE_CHECKING:
+    from sim.model import EcommerceModel
+
+
+class Platform(mesa.Agent):
+    """A storefront (Shopee, TikTok Shop, ...): fees, subsidies, discovery and the rules it is under."""
+
+    model: EcommerceModel
+
+    def __init__(self, model: EcommerceModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+        cfg = list(model.market.platforms.values())[index]
+        self.name: str = cfg.name
+        self.kind: str = cfg.kind
+        self.launch_date: dt.date = dt.date.fromisoformat(cfg.launch_date)
+        self.discovery_strength: float = cfg.discovery_strength
+        self.subsidy_budget_idr_per_year: float = cfg.subsidy_budget_idr_per_year
+
+    @property
+    def commission(self) -> float:
+        """Take rate in force this week (share of GMV)."""
+        return float(self.model.commission[self.index])
+
+    @property
+    def subsidy(self) -> float:
+        """Buyer subsidy rate this week (share of list price paid by the platform)."""
+        return float(self.model.subsidy[self.index])
+
+    @property
+    def may_transact(self) -> bool:
+        return bool(self.model.transact_share[self.index] > 0)
+
+    @property
+    def operator(self) -> str:
+        return self.model.operator_of(self.index)
+
+    @property
+    def gmv_idr(self) -> float:
+        """Last week's GMV through this storefront, IDR."""
+        return float(self.model.last_gmv_idr[self.index])
+
+    def __repr__(self) -> str:
+        return f"Platform({self.name!r}, {self.kind}, operator={self.operator!r})"
+
+
+class Shopper(mesa.Agent):
+    """A representative consumer standing for ``weight`` people."""
+
+    model: EcommerceModel
+
+    def __init__(self, model: EcommerceModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def weight(self) -> float:
+        return self.model.shoppers.weight
+
+    @property
+    def budget(self) -> float:
+        """Spend per shopping occasion at list prices, IDR."""
+        return float(self.model.shoppers.budget[self.index])
+
+    @property
+    def shop_prob(self) -> float:
+        return float(self.model.shoppers.shop_prob[self.index])
+
+    @property
+    def price_sensitivity(self) -> float:
+        return float(self.model.shoppers.price_sensitivity[self.index])
+
+    @property
+    def discovery_taste(self) -> float:
+        return float(self.model.shoppers.discovery_taste[self.index])
+
+    @property
+    def local_preference(self) -> float:
+        return float(self.model.shoppers.local_preference[self.index])
+
+    @property
+    def apps(self) -> list[str]:
+        """Storefronts the shopper uses (multi-homing)."""
+        row = self.model.shoppers.adopted[:, self.index]
+        return [self.model.platform_names[j] for j in row.nonzero()[0]]
+
+    @property
+    def habit(self) -> dict[str, float]:
+        row = self.model.shoppers.habit[:, self.index]
+        return dict(zip([*self.model.platform_names, "offline"], map(float, row), strict=True))
+
+    @property
+    def neighbours(self) -> list[int]:
+        """Indices of the shopper's ties (``model.shopper_agents[i]``)."""
+        return self.model.shoppers.ties[:, self.index].tolist()
+
+
+class MSME(mesa.Agent):
+    """A seller standing for ``weight`` firms of one origin; removed from the model when it exits."""
+
+    model: EcommerceModel
+
+    def __init__(self, model: EcommerceModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    def _row(self, name: str) -> float:
+        return float(getattr(self.model.msmes, name)[self.index])
+
+    @property
+    def weight(self) -> float:
+        return self._row("weight")
+
+    @property
+    def origin(self) -> str:
+        return ORIGINS[int(self.model.msmes.origin[self.index])]
+
+    @property
+    def category(self) -> str:
+        return self.model.market.msmes.categories[int(self.model.msmes.category[self.index])]
+
+    @property
+    def unit_cost(self) -> float:
+        return self._row("unit_cost")
+
+    @property
+    def price(self) -> float:
+        return self._row("price")
+
+    @property
+    def quality(self) -> float:
+        return self._row("quality")
+
+    @property
+    def capacity_idr(self) -> float:
+        return self._row("capacity_idr")
+
+    @property
+    def cash_idr(self) -> float:
+        return self._row("cash_idr")
+
+    @property
+    def has_stall(self) -> bool:
+        return bool(self.model.msmes.has_stall[self.index])
+
+    @property
+    def platforms(self) -> list[str]:
+        """Storefronts the seller lists on (multi-homing)."""
+        row = self.model.msmes.listed[self.index]
+        return [self.model.platform_names[j] for j in row.nonzero()[0]]
+
+    @property
+    def revenue(self) -> float:
+        """Last week's sales of all the agent's firms across channels, IDR."""
+        return float(self.model.msmes.revenue_idr[self.index].sum())
+
+    @property
+    def revenue_per_firm(self) -> float:
+        return self.revenue / self.weight
+
+    @property
+    def active(self) -> bool:
+        return bool(self.model.msmes.active[self.index])

@@ -1,0 +1,65 @@
+"""Hydra glue: the ConfigStore schema, composing configs, and turning them into checked dataclasses.
+
+This is the only module besides the CLI that imports Hydra; the model core takes plain ``Config``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import Config, ConfigError, ScenarioConfig, validate
+
+
+def config_dir() -> Path:
+    """The ``conf/`` folder, from a checkout (editable install) or from the installed package."""
+    return Path(str(files("sim.conf")))
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def _as_dataclass(node: DictConfig, schema: type, key: str = "") -> object:
+    """Merge into the schema (unknown keys and wrong types fail there, including ``+key=``)."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        full_key = ".".join(k for k in (key, str(getattr(err, "full_key", "") or "")) if k)
+        raise ConfigError(full_key or "config", str(err).splitlines()[0]) from None
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """A composed Hydra config (``hydra`` node dropped) as a validated ``Config``."""
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    plain.pop("hydra", None)
+    config = _as_dataclass(plain, Config)
+    assert isinstance(config, Config)
+    validate(config)
+    return config
+
+
+def load_scenario(name: str) -> ScenarioConfig:
+    """A named scenario from ``conf/scenario/NAME.yaml`` (used for the counterfactual)."""
+    available = sorted(p.stem for p in (config_dir() / "scenario").glob("*.yaml"))
+    if name not in available:
+        raise ConfigError("counterfactual", f"{name!r} is not a scenario; choose one of "
+                                            f"{', '.join(available)} or null")
+    node = OmegaConf.load(config_dir() / "scenario" / f"{name}.yaml")
+    scenario = _as_dataclass(node, ScenarioConfig, "scenario")
+    assert isinstance(scenario, ScenarioConfig)
+    return scenario
+
+
+def compose_config(overrides: list[str] | None = None) -> Config:
+    """Compose ``conf/config.yaml`` with overrides, as the CLI does, for notebooks and tests."""
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        cfg = compose("config", overrides=overrides or [])
+    return to_config(cfg)

@@ -1,0 +1,316 @@
+"""The week's mechanics as array operations: adoption, channel choice, market clearing, sellers.
+
+Channel index convention: columns 0..J-1 are the storefronts in roster order, column J is offline.
+No function here loops over shoppers or sellers; loops run over platforms (a handful) at most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import MSMEConfig, ShopperConfig
+from sim.population import CROSS_BORDER, LOCAL, MSMEs, Shoppers
+
+
+@dataclass
+class Offer:
+    """What each channel looks like to shoppers this week; arrays have one entry per channel (J+1)."""
+
+    brand_utility: np.ndarray
+    log_effective_price: np.ndarray  # log(price index x (1 - subsidy))
+    log_variety: np.ndarray  # log share of active firms a shopper can buy from there
+    discovery: np.ndarray  # content-driven exposure per unit of taste (0 for marketplaces, offline)
+    local_share: np.ndarray  # share of last week's sales that went to local producers
+
+
+# --- shoppers -----------------------------------------------------------------------------------
+# Shopper arrays are channel-major, (channels, shoppers); see sim.population.
+
+
+def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarray,
+                        word_of_mouth: np.ndarray, u: np.ndarray) -> None:
+    """Bass diffusion on the social network, per week: a shopper who can reach a launched app
+    adopts it with probability p + q x (share of her ties using it), combined as independent
+    chances. ``u`` is a (platforms, shoppers) array of uniforms."""
+    degree = sh.ties.shape[0]
+    if degree:
+        using = sh.adopted.view(np.uint8)
+        ties_using = np.take(using, sh.ties[0], axis=1)
+        for slot in sh.ties[1:]:
+            ties_using += np.take(using, slot, axis=1)
+        tie_share = ties_using * np.float32(1.0 / degree)
+    else:
+        tie_share = np.zeros(sh.adopted.shape, dtype=np.float32)
+    stay_out = (1.0 - innovation[:, None]) * (1.0 - word_of_mouth[:, None] * tie_share)
+    sh.adopted |= launched[:, None] & sh.can_reach & (u < 1.0 - stay_out)
+
+
+def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
+    """Deterministic utility (channels, shoppers) of every channel for every shopper."""
+    base = offer.brand_utility + cfg.variety_weight * offer.log_variety
+    f32 = np.float32
+    utility = cfg.habit_weight * sh.habit
+    utility += base.astype(f32)[:, None]
+    utility -= offer.log_effective_price.astype(f32)[:, None] * sh.price_sensitivity[None, :]
+    utility += (cfg.discovery_weight * offer.discovery).astype(f32)[:, None] * (
+        sh.discovery_taste[None, :])
+    utility += (cfg.local_weight * offer.local_share).astype(f32)[:, None] * (
+        sh.local_preference[None, :])
+    return utility
+
+
+def nested_logit_draw(utility: np.ndarray, available: np.ndarray, u: np.ndarray,
+                      nest_lambda: float) -> np.ndarray:
+    """Nested-logit choice between offline (last row) and a nest of online storefronts.
+
+    ``utility`` and ``available`` are (channels, choosers). ``nest_lambda`` in (0, 1] is the nest's
+    dissimilarity: 1 is a plain multinomial logit; lower values make storefronts closer
+    substitutes of each other than of offline, so a new app draws mostly from other apps. One
+    uniform per chooser (inverse CDF) keeps choices comparable across scenarios (common random
+    numbers).
+    """
+    online = np.where(available[:-1], utility[:-1] / np.float32(nest_lambda), -np.inf)
+    top = online.max(axis=0)
+    any_online = np.isfinite(top)
+    top = np.where(any_online, top, 0.0)
+    within = np.exp(online - top[None, :])
+    within_sum = np.maximum(within.sum(axis=0), 1e-30)
+    inclusive = np.where(any_online, nest_lambda * (top + np.log(within_sum)), -np.inf)
+    offline = utility[-1]
+    level = np.maximum(inclusive, offline)
+    p_online = np.exp(inclusive - level) / (np.exp(inclusive - level) + np.exp(offline - level))
+    scale = p_online / within_sum
+    # Inverse CDF over storefronts then offline: count the cumulative thresholds below u.
+    choice = np.zeros(u.shape[0], dtype=np.int64)
+    running = np.zeros(u.shape[0])
+    for row in within:
+        running += row * scale
+        choice += running < u
+    return choice
+
+
+@dataclass
+class ShopperWeek:
+    demand_idr: np.ndarray  # (J+1,) spend at list prices per channel
+    buyers: np.ndarray  # (J+1,) people who bought there this week
+    planned_idr: np.ndarray  # (J+1,) of which planned purchases
+    impulse_idr: np.ndarray  # (J+1,) of which discovery (impulse) purchases
+    lost_discovery_idr: float  # discovery demand that found no open channel
+
+
+def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_share: np.ndarray,
+                  is_social: np.ndarray, cfg: ShopperConfig, draws: dict[str, np.ndarray]
+                  ) -> ShopperWeek:
+    n_channels = offer.brand_utility.shape[0]
+    n_platforms = n_channels - 1
+    # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
+    # open only to the evading share (1 - compliance) of shoppers.
+    available = np.ones((n_channels, sh.n), dtype=bool)
+    np.logical_and(sh.adopted, sh.evade_draw[None, :] < transact_share[:, None],
+                   out=available[:n_platforms])
+    utility = channel_utility(sh, offer, cfg)
+
+    shops = draws["shop"] < sh.shop_prob
+    choice = nested_logit_draw(utility, available, draws["choice"], cfg.online_nest_lambda)
+    planned_idr = np.bincount(choice, weights=sh.budget * shops, minlength=n_channels)
+    buyers = np.bincount(choice, weights=shops, minlength=n_channels)
+    update_habit(sh, shops, choice, cfg.habit_learning_rate)
+
+    impulse_idr, impulse_buyers, lost = discovery_purchases(
+        sh, utility, available, choice, shops, offer, leak_share, is_social, cfg, draws)
+    w = sh.weight
+    return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
+                       buyers=w * (buyers + impulse_buyers),
+                       planned_idr=w * planned_idr, impulse_idr=w * impulse_idr,
+                       lost_discovery_idr=w * lost)
+
+
+def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray,
+                        choice: np.ndarray, shops: np.ndarray, offer: Offer,
+                        leak_share: np.ndarray, is_social: np.ndarray, cfg: ShopperConfig,
+                        draws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Impulse purchases created by content on social apps: new demand, not diverted.
+
+    The content comes from the most discovery-rich social app the shopper uses. If that app's
+    checkout is closed to her, a share ``leak_share`` follows the seller's link to her best open
+    marketplace; the rest of that demand is lost. Returns spend and new buyers per channel, and
+    the lost spend (all per agent, before weighting).
+    """
+    n_channels = utility.shape[0]
+    social = np.flatnonzero(is_social)
+    if social.size == 0:
+        return np.zeros(n_channels), np.zeros(n_channels), 0.0
+    reach = sh.adopted[social] * offer.discovery[social][:, None]
+    exposure = reach.sum(axis=0) * sh.discovery_taste
+    impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure, 1.0)
+    source = social[reach.argmax(axis=0)] if social.size > 1 else np.full(sh.n, social[0])
+    direct = available[source, np.arange(sh.n)]
+    marketplace_open = available[:-1] & ~is_social[:, None]
+    best = np.where(marketplace_open, utility[:-1], -np.inf).argmax(axis=0)
+    leaks = ~direct & marketplace_open.any(axis=0) & (draws["leak"] < leak_share[source])
+    destination = np.where(direct, source, best)
+    bought = impulse & (direct | leaks)
+    spend = cfg.impulse_spend_share * sh.budget.astype(np.float64)
+    impulse_idr = np.bincount(destination, weights=spend * bought, minlength=n_channels)
+    new_buyer = bought & ~(shops & (choice == destination))
+    impulse_buyers = np.bincount(destination, weights=new_buyer, minlength=n_channels)
+    lost = float((spend * (impulse & ~bought)).sum())
+    return impulse_idr, impulse_buyers, lost
+
+
+def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: float) -> None:
+    """Habit stock: exponential memory of the channels a shopper chose when she shopped."""
+    sh.habit *= np.where(shops, np.float32(1.0 - rate), np.float32(1.0))[None, :]
+    idx = np.flatnonzero(shops)
+    sh.habit[choice[idx], idx] += np.float32(rate)
+
+
+# --- market clearing ----------------------------------------------------------------------------
+
+
+@dataclass
+class Clearing:
+    sold_idr: np.ndarray  # (M, J+1) sales at list prices per seller and channel
+    gmv_idr: np.ndarray  # (J+1,) sales per channel
+    share: np.ndarray  # (M, J+1) each seller's share of the channel's demand before rationing
+    unmet_idr: float  # demand that met no seller with capacity left
+
+
+def seller_attractiveness(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """How strongly a channel's ranking and buyers favour each agent's firms (all of them)."""
+    return ms.weight * ms.scale * np.exp(ms.quality) * np.power(ms.price, -cfg.price_elasticity)
+
+
+def eligible_sellers(ms: MSMEs, floor_usd: float) -> np.ndarray:
+    """(M, J+1) who can sell where: active, listed there and not blocked by the cross-border floor;
+    offline needs a stall."""
+    n_platforms = ms.listed.shape[1]
+    can_sell = ms.active & ~((ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd)
+                             & ~ms.positive_listed)
+    eligible = np.empty((ms.n, n_platforms + 1), dtype=bool)
+    eligible[:, :n_platforms] = ms.listed & can_sell[:, None]
+    eligible[:, n_platforms] = ms.active & ms.has_stall
+    return eligible
+
+
+def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_boost: np.ndarray,
+                 cfg: MSMEConfig) -> Clearing:
+    """Split each channel's demand over its sellers by attractiveness, then ration by capacity."""
+    boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
+    boost = 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
+    pull = eligible * seller_attractiveness(ms, cfg)[:, None] * boost
+    total_pull = pull.sum(axis=0)
+    share = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
+    sold = share * demand_idr[None, :]
+    # Two rounds: what capacity-bound sellers cannot serve goes to those with room left, in
+    # proportion to the same attractiveness; what still finds no seller is unmet.
+    for _ in range(2):
+        fill = _fill_rate(ms.capacity_idr, sold.sum(axis=1))
+        leftover = (sold * (1.0 - fill)[:, None]).sum(axis=0)
+        sold *= fill[:, None]
+        room = pull * (fill >= 1.0)[:, None]
+        room_total = room.sum(axis=0)
+        sold += np.divide(room, room_total, out=np.zeros_like(room), where=room_total > 0) * (
+            leftover[None, :])
+    sold *= _fill_rate(ms.capacity_idr, sold.sum(axis=1))[:, None]
+    gmv = sold.sum(axis=0)
+    return Clearing(sold_idr=sold, gmv_idr=gmv, share=share,
+                    unmet_idr=float(demand_idr.sum() - gmv.sum()))
+
+
+def _fill_rate(capacity_idr: np.ndarray, wanted_idr: np.ndarray) -> np.ndarray:
+    return np.minimum(1.0, np.divide(capacity_idr, wanted_idr, out=np.ones_like(wanted_idr),
+                                     where=wanted_idr > 0))
+
+
+@dataclass
+class Ledger:
+    """The week's money flows per channel, IDR; buyer_paid + subsidy == receipts + commission."""
+
+    buyer_paid: np.ndarray
+    subsidy: np.ndarray
+    seller_receipts: np.ndarray
+    commission: np.ndarray
+
+
+def settle_payments(gmv_idr: np.ndarray, subsidy_rate: np.ndarray,
+                    commission_rate: np.ndarray) -> Ledger:
+    subsidy = gmv_idr[:-1] * subsidy_rate
+    commission = gmv_idr[:-1] * commission_rate
+    zero = np.zeros(1)
+    return Ledger(buyer_paid=gmv_idr - np.concatenate([subsidy, zero]),
+                  subsidy=np.concatenate([subsidy, zero]),
+                  seller_receipts=gmv_idr - np.concatenate([commission, zero]),
+                  commission=np.concatenate([commission, zero]))
+
+
+# --- sellers ------------------------------------------------------------------------------------
+
+
+def listing_cost_idr(ms: MSMEs, shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """(M, J) weekly cost of each storefront an agent runs. A storefront whose checkout runs on a
+    partner's back end costs nothing extra to a seller already listed on the partner."""
+    listed = ms.listed.copy()
+    for j in np.flatnonzero(shared_backend >= 0):
+        listed[:, j] &= ~ms.listed[:, shared_backend[j]]
+    return listed * (ms.capacity_idr[:, None] * cfg.listing_cost_share)
+
+
+def book_profits(ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray,
+                 shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """Update cash and per-storefront profit memory; return each agent's weekly profit, IDR."""
+    n_platforms = ms.listed.shape[1]
+    margin = 1.0 - ms.unit_cost / ms.price
+    online = sold_idr[:, :n_platforms]
+    storefront_profit = (online * (margin[:, None] - commission_rate[None, :])
+                         - listing_cost_idr(ms, shared_backend, cfg))
+    offline_profit = sold_idr[:, n_platforms] * margin - (
+        ms.has_stall * ms.capacity_idr * cfg.stall_cost_share)
+    a = cfg.profit_memory
+    ms.profit_ma_idr[:] = np.where(ms.listed, (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0)
+    profit = np.where(ms.active, storefront_profit.sum(axis=1) + offline_profit, 0.0)
+    ms.cash_idr += profit
+    return profit
+
+
+def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEConfig) -> None:
+    """Tight capacity raises the markup and, more slowly, the capacity; idle capacity does the
+    reverse. The markup stays within [min_markup, max_markup] over unit cost."""
+    gap = sold_total_idr / ms.capacity_idr - cfg.target_utilisation
+    markup = ms.price / ms.unit_cost - 1.0 + cfg.price_adjust_rate * gap
+    ms.price[:] = ms.unit_cost * (1.0 + np.clip(markup, cfg.min_markup, cfg.max_markup))
+    ms.capacity_idr *= 1.0 + cfg.capacity_adjust_rate * np.clip(gap, -1.0, 1.0)
+
+
+def update_listings(ms: MSMEs, buyers: np.ndarray, open_for_sellers: np.ndarray,
+                    n_categories: int, cfg: MSMEConfig, u_join: np.ndarray,
+                    u_leave: np.ndarray) -> None:
+    """Sellers leave storefronts that lose money and join those whose buyers they can reach, more
+    readily where peers of their category already sell (cross-side network effect)."""
+    leave = ms.listed & (ms.profit_ma_idr < 0) & (u_leave < cfg.leave_rate)
+    ms.listed &= ~leave
+    reach = buyers / buyers.max() if buyers.max() > 0 else np.zeros_like(buyers)
+    active_weight = np.bincount(ms.category, weights=ms.weight * ms.active, minlength=n_categories)
+    peers = np.stack([np.bincount(ms.category, weights=ms.weight * ms.active * ms.listed[:, j],
+                                  minlength=n_categories) for j in range(ms.listed.shape[1])], 1)
+    peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
+    peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
+    join_prob = cfg.join_rate * reach[None, :] * peer_pull
+    join = (~ms.listed & ms.active[:, None] & open_for_sellers[None, :] & (u_join < join_prob))
+    ms.listed |= join
+    ms.profit_ma_idr[join] = 0.0
+
+
+def exit_threshold_idr(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """Cash below minus this many IDR ends the agent's firms: sustained losses."""
+    return cfg.exit_weeks_of_cost * ms.capacity_idr * (cfg.stall_cost_share
+                                                       + cfg.listing_cost_share)
+
+
+def find_exits(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """Agents that exit this week: cash below the exit rule, or no channel left to sell through."""
+    broke = ms.cash_idr < -exit_threshold_idr(ms, cfg)
+    no_channel = ~ms.has_stall & ~ms.listed.any(axis=1) & (ms.weeks_active > 4)
+    return np.flatnonzero(ms.active & (broke | no_channel))

@@ -1,0 +1,121 @@
+"""Per-week aggregate metrics, kept in preallocated arrays and returned as one tidy long table.
+
+Schema of the table (one row per week, metric and entity):
+``scenario, seed, step, date, metric, entity, value``. Nothing here grows with agents x weeks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.population import CROSS_BORDER, ORIGINS
+
+if TYPE_CHECKING:
+    from sim.model import EcommerceModel
+
+COLUMNS = ["scenario", "seed", "step", "date", "metric", "entity", "value"]
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float]) -> np.ndarray:
+    """Quantiles of a distribution where each value stands for ``weight`` units (firms)."""
+    if values.size == 0 or weights.sum() <= 0:
+        return np.zeros(len(qs))
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    positions = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
+    return values[order][np.minimum(positions, values.size - 1)]
+
+
+def hhi(shares: np.ndarray) -> float:
+    """Herfindahl-Hirschman index on shares in [0, 1] (1 = monopoly)."""
+    return float((shares**2).sum())
+
+
+class Recorder:
+    """Collects the metrics of DESIGN.md section 2 every week; ``table()`` gives the long format."""
+
+    def __init__(self, model: EcommerceModel) -> None:
+        self.model = model
+        names = model.platform_names
+        self.groups = list(model.policy.operators)
+        self.entities: dict[str, list[str]] = {
+            "gmv_idr": names, "gmv_share": names, "buyers": names, "sellers": names,
+            "adopters": names, "subsidy_idr": names, "commission_idr": names,
+            "subsidy_rate": names, "commission_rate": names,
+            "price_paid_index": [*names, "offline"],
+            "group_gmv_idr": self.groups, "group_gmv_share": self.groups,
+            "online_gmv_idr": ["all"], "offline_sales_idr": ["offline"],
+            "msme_revenue_idr": ["all", *ORIGINS, "online", "offline"],
+            "msme_revenue_per_firm_idr": ["p10", "median", "p90"],
+            "msme_active": ["all", *ORIGINS], "msmes_online": ["all"], "msme_exited": ["all"],
+            "discovery_lost_idr": ["all"], "unmet_demand_idr": ["all"], "hhi": ["market"],
+        }
+        n_weeks = len(model.dates)
+        self.values = {k: np.zeros((n_weeks, len(v))) for k, v in self.entities.items()}
+        self.exited_total = 0.0
+
+    def record(self, week: int) -> None:
+        m, v = self.model, self.values
+        ms, cl, sw, ledger = m.msmes, m.clearing, m.shopper_week, m.ledger
+        n_platforms = len(m.platform_names)
+        gmv = cl.gmv_idr[:n_platforms]
+        online = gmv.sum()
+        share = gmv / online if online > 0 else np.zeros(n_platforms)
+        v["gmv_idr"][week] = gmv
+        v["gmv_share"][week] = share
+        group_idx = m.policy.operator[week]
+        v["group_gmv_idr"][week] = np.bincount(group_idx, weights=gmv, minlength=len(self.groups))
+        v["group_gmv_share"][week] = np.bincount(group_idx, weights=share, minlength=len(self.groups))
+        v["buyers"][week] = sw.buyers[:n_platforms]
+        v["sellers"][week] = (m.eligible[:, :n_platforms] * ms.weight[:, None]).sum(0)
+        v["adopters"][week] = m.shoppers.adopted.sum(axis=1) * m.shoppers.weight
+        v["subsidy_idr"][week] = ledger.subsidy[:n_platforms]
+        v["commission_idr"][week] = ledger.commission[:n_platforms]
+        v["subsidy_rate"][week] = m.subsidy
+        v["commission_rate"][week] = m.commission
+        subsidy = np.concatenate([m.subsidy, [0.0]])
+        v["price_paid_index"][week] = m.price_index * (1.0 - subsidy)
+        v["online_gmv_idr"][week] = online
+        v["offline_sales_idr"][week] = cl.gmv_idr[n_platforms]
+
+        sold = cl.sold_idr
+        by_agent = sold.sum(axis=1)
+        by_origin = np.bincount(ms.origin, weights=by_agent, minlength=3)
+        v["msme_revenue_idr"][week] = [by_agent.sum(), *by_origin, sold[:, :n_platforms].sum(),
+                                       sold[:, n_platforms].sum()]
+        domestic = ms.active & (ms.origin != CROSS_BORDER)
+        v["msme_revenue_per_firm_idr"][week] = weighted_quantiles(
+            by_agent[domestic] / ms.weight[domestic], ms.weight[domestic], [0.1, 0.5, 0.9])
+        active_by_origin = np.bincount(ms.origin, weights=ms.weight * ms.active, minlength=3)
+        v["msme_active"][week] = [active_by_origin.sum(), *active_by_origin]
+        v["msmes_online"][week] = (ms.weight * (ms.active & ms.listed.any(axis=1))).sum()
+        self.exited_total += m.exited_firms_this_week
+        v["msme_exited"][week] = self.exited_total
+        v["discovery_lost_idr"][week] = sw.lost_discovery_idr
+        v["unmet_demand_idr"][week] = cl.unmet_idr
+        v["hhi"][week] = hhi(share)
+
+    def table(self) -> pd.DataFrame:
+        """The tidy long table of every recorded week (weeks not yet simulated are left out)."""
+        m = self.model
+        n = m.steps
+        dates = pd.to_datetime(pd.Series(m.dates[:n]))
+        frames = []
+        for metric, entities in self.entities.items():
+            values = self.values[metric][:n]
+            frames.append(pd.DataFrame({
+                "step": np.repeat(np.arange(n), len(entities)),
+                "date": np.repeat(dates.to_numpy(), len(entities)),
+                "metric": metric,
+                "entity": np.tile(entities, n),
+                "value": values.reshape(-1),
+            }))
+        out = pd.concat(frames, ignore_index=True)
+        out.insert(0, "seed", m.cfg.seed)
+        out.insert(0, "scenario", m.scenario_name)
+        for col in ("scenario", "metric", "entity"):
+            out[col] = out[col].astype("category")
+        return out[COLUMNS]

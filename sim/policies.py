@@ -1,0 +1,120 @@
+"""Policies and dated platform events, turned into per-week arrays before the run starts.
+
+Every policy is an event on a calendar date (never a step number) and takes effect from the first week
+that starts on or after that date (``sim.calendar.first_step_on_or_after``). Precomputing the whole
+horizon keeps the weekly step free of date logic and makes the policy path easy to test on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import first_step_on_or_after
+from sim.config import MarketConfig, ScenarioConfig, parse_date
+
+
+@dataclass
+class PolicyPath:
+    """What the rules allow in each week; arrays are (weeks, platforms) unless noted."""
+
+    launched: np.ndarray  # bool: the storefront exists
+    banned: np.ndarray  # bool: the social-commerce ban holds for the storefront
+    transact_share: np.ndarray  # float: share of shoppers who can still check out (1 - compliance)
+    link_leak_share: np.ndarray  # float: share of blocked discovery demand sent to marketplaces
+    local_boost: np.ndarray  # float: ranking boost of local producers (pilot)
+    shared_backend: np.ndarray  # int: partner whose back end runs the storefront's checkout, or -1
+    operator: np.ndarray  # int: operator group index of each storefront
+    commission: np.ndarray  # float: take rate in force
+    floor_usd: np.ndarray  # (weeks,) float: minimum unit price of direct cross-border goods, 0 = none
+    positive_list_share: float
+    operators: list[str]
+
+
+def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
+                      dates: list[dt.date]) -> PolicyPath:
+    platforms = list(market.platforms.values())
+    names = [p.name for p in platforms]
+    n_weeks, n_platforms = len(dates), len(platforms)
+
+    def step_of(key: str, value: str) -> int:
+        return first_step_on_or_after(dates, parse_date(key, value))
+
+    launched = np.zeros((n_weeks, n_platforms), dtype=bool)
+    commission = np.zeros((n_weeks, n_platforms))
+    for j, p in enumerate(platforms):
+        launched[step_of("launch_date", p.launch_date):, j] = True
+        commission[:, j] = p.commission
+        for change in sorted(p.commission_changes, key=lambda c: c.date):
+            commission[step_of("commission_changes.date", change.date):, j] = change.rate
+
+    operators = list(dict.fromkeys(p.operator for p in platforms))
+    operator = np.tile(np.array([operators.index(p.operator) for p in platforms]), (n_weeks, 1))
+
+    banned = np.zeros((n_weeks, n_platforms), dtype=bool)
+    transact_share = np.ones((n_weeks, n_platforms))
+    link_leak_share = np.zeros((n_weeks, n_platforms))
+    ban = scenario.social_commerce_ban
+    if ban.enabled:
+        targets = ban.platforms or [p.name for p in platforms if p.kind == "social"]
+        start = step_of("social_commerce_ban.date", ban.date)
+        for name in targets:
+            banned[start:, names.index(name)] = True
+
+    local_boost = np.zeros((n_weeks, n_platforms))
+    shared_backend = np.full((n_weeks, n_platforms), -1, dtype=np.int64)
+    pilot = scenario.tiktok_tokopedia_pilot
+    if pilot.enabled:
+        store, partner = names.index(pilot.storefront), names.index(pilot.partner)
+        relaunch = step_of("relaunch_date", pilot.relaunch_date)
+        trial_end = relaunch + pilot.trial_weeks
+        migration = step_of("migration_date", pilot.migration_date)
+        # The storefront may check out again during the supervised trial; after it, only if its
+        # checkout has moved to the partner's licensed marketplace back end.
+        keeps_transacting = migration <= trial_end
+        banned[relaunch:trial_end if not keeps_transacting else n_weeks, store] = False
+        local_boost[relaunch:trial_end, [store, partner]] = pilot.local_priority
+        shared_backend[migration:, store] = partner
+        operator[step_of("deal_date", pilot.deal_date):, store] = operator[0, partner]
+
+    transact_share[banned] = 1.0 - ban.compliance
+    link_leak_share[banned] = ban.link_leak_share
+    transact_share[~launched] = 0.0
+
+    floor = scenario.cross_border_floor
+    floor_usd = np.zeros(n_weeks)
+    if floor.enabled:
+        floor_usd[step_of("cross_border_floor.date", floor.date):] = floor.min_unit_price_usd
+
+    return PolicyPath(
+        launched=launched, banned=banned, transact_share=transact_share,
+        link_leak_share=link_leak_share, local_boost=local_boost, shared_backend=shared_backend,
+        operator=operator, commission=commission, floor_usd=floor_usd,
+        positive_list_share=floor.positive_list_share, operators=operators,
+    )
+
+
+def policy_events(scenario: ScenarioConfig) -> list[tuple[dt.date, str]]:
+    """The scenario's dated policy events with short labels, in date order (for figures)."""
+    events: list[tuple[dt.date, str]] = []
+    ban = scenario.social_commerce_ban
+    if ban.enabled:
+        label = "Social-commerce ban" + (f" ({ban.compliance:.0%} compliance)"
+                                         if ban.compliance < 1 else "")
+        events.append((parse_date("ban.date", ban.date), label))
+    floor = scenario.cross_border_floor
+    if floor.enabled:
+        events.append((parse_date("floor.date", floor.date),
+                       f"US${floor.min_unit_price_usd:g} cross-border floor"))
+    pilot = scenario.tiktok_tokopedia_pilot
+    if pilot.enabled:
+        events += [
+            (parse_date("pilot.deal_date", pilot.deal_date), f"{pilot.partner} deal"),
+            (parse_date("pilot.relaunch_date", pilot.relaunch_date),
+             f"{pilot.storefront} relaunch (pilot)"),
+            (parse_date("pilot.migration_date", pilot.migration_date),
+             f"Checkout moves to {pilot.partner}"),
+        ]
+    return sorted(events)

@@ -1,0 +1,180 @@
+"""Initial populations as structures of arrays: shoppers, MSMEs and the shoppers' social network.
+
+Agents in ``sim.agents`` are thin views over these arrays; the weekly step works on the arrays whole.
+Dtypes are the smallest that are exact enough: float32 for behavioural traits and habit stocks,
+float64 for money, int32 for indices. Shopper arrays with a channel dimension are channel-major
+(channels, shoppers): reductions over a handful of channels are then elementwise operations on long
+rows, which numpy does many times faster than short per-row reductions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import MarketConfig
+
+ORIGINS = ("local", "import_reseller", "cross_border")
+LOCAL, IMPORT_RESELLER, CROSS_BORDER = 0, 1, 2
+
+
+@dataclass
+class Shoppers:
+    weight: float  # people per shopper agent
+    budget: np.ndarray  # IDR at list price per shopping occasion
+    shop_prob: np.ndarray  # weekly probability of a planned shopping occasion
+    price_sensitivity: np.ndarray  # utils per unit of log effective price
+    discovery_taste: np.ndarray  # 0..1 taste for entertainment and discovery
+    local_preference: np.ndarray  # 0..1 preference for local goods
+    can_reach: np.ndarray  # (platforms, n) bool: the shopper can ever adopt the app
+    evade_draw: np.ndarray  # uniform draw; the shopper keeps buying on a banned app if < 1 - compliance
+    adopted: np.ndarray  # (platforms, n) bool: apps the shopper uses
+    habit: np.ndarray  # (platforms + 1, n) habit stock per channel; the last row is offline
+    ties: np.ndarray  # (degree, n) int32: ties[k, i] is shopper i's k-th tie in the social network
+
+    @property
+    def n(self) -> int:
+        return self.budget.shape[0]
+
+
+@dataclass
+class MSMEs:
+    weight: np.ndarray  # firms per agent (float64)
+    origin: np.ndarray  # int8 index into ORIGINS
+    category: np.ndarray  # int8 index into the configured categories
+    unit_cost: np.ndarray  # relative to the reference price 1.0
+    price: np.ndarray  # relative price
+    quality: np.ndarray  # quality index (utils in seller attractiveness)
+    scale: np.ndarray  # product range and visibility; drives attractiveness and capacity
+    capacity_idr: np.ndarray  # weekly sales the agent's firms can serve, IDR
+    cash_idr: np.ndarray  # cash of the agent's firms, IDR
+    has_stall: np.ndarray  # bool: sells offline
+    unit_price_usd: np.ndarray  # typical item price, for the cross-border floor
+    positive_listed: np.ndarray  # bool: goods on the cross-border positive list
+    listed: np.ndarray  # (n, platforms) bool: storefronts the agent runs
+    profit_ma_idr: np.ndarray  # (n, platforms) moving average of weekly profit per storefront
+    active: np.ndarray  # bool
+    revenue_idr: np.ndarray  # (n, platforms + 1) last week's sales per channel; last = offline
+    weeks_active: np.ndarray  # int32
+
+    @property
+    def n(self) -> int:
+        return self.weight.shape[0]
+
+
+def small_world(n: int, degree: int, rewire_prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Watts-Strogatz ties as a (degree, n) index array: ring lattice, each tie rewired with prob.
+
+    Ties are directed (i listens to ties[:, i]); a rewired tie points to a uniformly drawn shopper.
+    """
+    if degree == 0:
+        return np.zeros((0, n), dtype=np.int32)
+    offsets = np.concatenate([np.arange(1, degree // 2 + 1), -np.arange(1, degree // 2 + 1)])
+    ties = (np.arange(n)[None, :] + offsets[:, None]) % n
+    rewire = rng.random(ties.shape) < rewire_prob
+    ties[rewire] = rng.integers(0, n, size=int(rewire.sum()))
+    return ties.astype(np.int32)
+
+
+def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
+    cfg = market.shoppers
+    platforms = list(market.platforms.values())
+    n, n_platforms = cfg.n_agents, len(platforms)
+    mean, k = cfg.shop_prob_mean, cfg.shop_prob_concentration
+    shop_prob = rng.beta(max(mean * k, 1e-3), max((1 - mean) * k, 1e-3), n)
+    reach = np.array([p.reach for p in platforms])
+    can_reach = rng.random((n_platforms, n)) < reach[:, None]
+    initial = np.array([p.initial_adoption for p in platforms]) / np.maximum(reach, 1e-9)
+    adopted = can_reach & (rng.random((n_platforms, n)) < initial[:, None])
+    habit = np.zeros((n_platforms + 1, n), dtype=np.float32)
+    habit[:n_platforms] = 0.5 * adopted
+    habit[n_platforms] = 0.5
+    return Shoppers(
+        weight=cfg.population / n,
+        budget=(cfg.budget_median_idr * rng.lognormal(0.0, cfg.budget_sigma, n)).astype(np.float32),
+        shop_prob=shop_prob.astype(np.float32),
+        price_sensitivity=np.maximum(
+            rng.normal(cfg.price_sensitivity_mean, cfg.price_sensitivity_sd, n), 0.0
+        ).astype(np.float32),
+        discovery_taste=rng.beta(cfg.discovery_taste_a, cfg.discovery_taste_b, n).astype(np.float32),
+        local_preference=rng.beta(cfg.local_preference_a, cfg.local_preference_b, n).astype(
+            np.float32),
+        can_reach=can_reach,
+        evade_draw=rng.random(n).astype(np.float32),
+        adopted=adopted,
+        habit=habit,
+        ties=small_world(n, cfg.network_degree, cfg.network_rewire_prob, rng),
+    )
+
+
+def origin_weights(market: MarketConfig, origin: np.ndarray) -> np.ndarray:
+    """Firms per agent so that each origin's agents add up to its national firm count."""
+    m = market.msmes
+    firms = np.array([m.firms * (1 - m.import_reseller_firm_share),
+                      m.firms * m.import_reseller_firm_share, m.cross_border_firms])
+    counts = np.bincount(origin, minlength=3)
+    return (firms / np.maximum(counts, 1))[origin]
+
+
+def draw_msme_traits(market: MarketConfig, origin: np.ndarray, rng: np.random.Generator,
+                     positive_list_share: float) -> dict[str, np.ndarray]:
+    """Traits of new firms of the given origins: used at start and for entrants."""
+    m = market.msmes
+    n = origin.shape[0]
+    cost_by_origin = np.array([m.unit_cost_local, m.unit_cost_import_reseller,
+                               m.unit_cost_cross_border])
+    unit_cost = cost_by_origin[origin] * rng.lognormal(0.0, 0.1, n)
+    domestic = origin != CROSS_BORDER
+    cross_border_price = m.cross_border_unit_price_median_usd * rng.lognormal(
+        0.0, max(m.cross_border_unit_price_sigma, 1e-9), n)
+    domestic_price = 10.0 * rng.lognormal(0.0, 1.0, n)
+    return {
+        "category": rng.integers(0, len(m.categories), n).astype(np.int8),
+        "unit_cost": unit_cost.astype(np.float32),
+        "price": (unit_cost * (1 + m.markup)).astype(np.float32),
+        "quality": rng.normal(0.0, max(m.quality_sd, 1e-9), n).astype(np.float32),
+        "scale": rng.lognormal(0.0, max(m.size_sigma, 1e-9), n).astype(np.float32),
+        "has_stall": domestic & (rng.random(n) < m.stall_share),
+        "unit_price_usd": np.where(domestic, domestic_price, cross_border_price).astype(np.float32),
+        "positive_listed": rng.random(n) < positive_list_share,
+    }
+
+
+def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_share: float,
+                expected_demand_idr: float) -> MSMEs:
+    m = market.msmes
+    n, n_platforms = m.n_agents, len(market.platforms)
+    shares = np.array([m.origin_agent_shares[o] for o in ORIGINS])
+    origin = np.repeat(np.arange(3), np.round(shares / shares.sum() * n).astype(int))[:n]
+    origin = np.concatenate([origin, np.zeros(n - origin.shape[0], dtype=origin.dtype)])
+    origin = rng.permutation(origin).astype(np.int8)
+    traits = draw_msme_traits(market, origin, rng, positive_list_share)
+    weight = origin_weights(market, origin)
+
+    # Capacity: firms are sized so that total capacity is capacity_slack x the demand they face at
+    # the start, shared by scale; without it a firm's size would have no anchor in the market.
+    scale_weight = weight * traits["scale"]
+    capacity = m.capacity_slack * expected_demand_idr * scale_weight / scale_weight.sum()
+
+    online_ready = (origin == CROSS_BORDER) | (rng.random(n) < m.online_ready_share)
+    seller_share = np.array([p.initial_seller_share for p in market.platforms.values()])
+    listed = online_ready[:, None] & (rng.random((n, n_platforms)) < seller_share[None, :])
+    launched_at_start = np.array([p.initial_adoption > 0 for p in market.platforms.values()])
+    listed &= launched_at_start[None, :]
+    fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed)
+    return MSMEs(
+        weight=weight, origin=origin, capacity_idr=capacity.astype(np.float64),
+        cash_idr=m.initial_cash_weeks * fixed_cost, listed=listed,
+        profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32),
+        active=np.ones(n, dtype=bool), revenue_idr=np.zeros((n, n_platforms + 1)),
+        weeks_active=np.zeros(n, dtype=np.int32), **traits,
+    )
+
+
+def fixed_cost_idr(market: MarketConfig, capacity_idr: np.ndarray, has_stall: np.ndarray,
+                   listed: np.ndarray) -> np.ndarray:
+    """Weekly fixed cost of each agent's firms, IDR: stalls and storefronts cost in proportion to
+    the capacity they serve, so a firm's costs scale with its size."""
+    m = market.msmes
+    return capacity_idr * (m.stall_cost_share * has_stall + m.listing_cost_share * listed.sum(1))

@@ -1,0 +1,113 @@
+"""Run orchestration: build a model from a config, step it, and write the run's files atomically.
+
+Imports neither Hydra nor the CLI; the figures are drawn from the tidy table by ``sim.plotting``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+
+import sim
+from sim.config import Config, ScenarioConfig
+from sim.model import EcommerceModel
+from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn
+
+SUMMARY = "summary.json"
+TIMESERIES = "timeseries.parquet"
+
+
+def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
+    """Run one scenario to the end of the horizon and return its tidy long table."""
+    model = EcommerceModel(cfg)
+    weeks = range(len(model.dates))
+    if show_progress:
+        from tqdm import tqdm
+
+        weeks = tqdm(weeks, desc=f"{cfg.scenario.name} seed {cfg.seed}", unit="week",
+                     file=sys.stderr)
+    for _ in weeks:
+        model.step()
+    return model.recorder.table()
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; it replaces ``path`` only if the block succeeds."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def summarise(table: pd.DataFrame, cfg: Config, wall_s: float) -> dict:
+    """Annual figures per scenario in the table, plus provenance."""
+    scenarios = {}
+    for name, rows in table.groupby("scenario", observed=True):
+        shares = annual_gmv_share(rows)
+        revenue = annual_msme_revenue(rows)
+        scenarios[str(name)] = {
+            "annual_gmv_share": {str(y): {k: round(float(v), 5) for k, v in row.items()}
+                                 for y, row in shares.iterrows()},
+            "annual_gmv_usd_bn": {str(y): round(float(v), 3) for y, v in
+                                  annual_total_gmv_usd_bn(rows, cfg.market.usd_idr).items()},
+            "annual_msme_revenue_idr": {str(y): {k: float(v) for k, v in row.items()}
+                                        for y, row in revenue.iterrows()},
+        }
+    return {
+        "scenario": cfg.scenario.name,
+        "seed": cfg.seed,
+        "counterfactual": cfg.counterfactual,
+        "results": scenarios,
+        "wall_time_s": round(wall_s, 3),
+        "package_version": sim.__version__,
+        "files": [TIMESERIES, "market_share.png", "msme_revenue.png"] if cfg.figures else [TIMESERIES],
+    }
+
+
+def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
+            show_progress: bool = False, resolved_config_yaml: str | None = None) -> dict:
+    """Simulate the scenario (and its counterfactual, same seed) and write the run directory.
+
+    ``summary.json`` is written last: its presence marks a complete run. A stale one from an
+    earlier attempt in the same directory is removed first.
+    """
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SUMMARY).unlink(missing_ok=True)
+    if resolved_config_yaml is not None:
+        with atomic_path(out_dir / "resolved_config.yaml") as tmp:
+            tmp.write_text(resolved_config_yaml)
+    tables = [simulate(cfg, show_progress)]
+    if counterfactual is not None and counterfactual.name != cfg.scenario.name:
+        tables.append(simulate(replace(cfg, scenario=counterfactual), show_progress))
+    table = pd.concat(tables, ignore_index=True)
+    for col in ("scenario", "metric", "entity"):
+        table[col] = table[col].astype("category")
+    with atomic_path(out_dir / TIMESERIES) as tmp:
+        table.to_parquet(tmp, index=False)
+    if cfg.figures:
+        from sim.plotting import plot_market_share, plot_msme_revenue
+
+        scenarios = [cfg.scenario] + ([counterfactual] if len(tables) > 1 else [])
+        plot_market_share(table, scenarios, out_dir / "market_share.png")
+        plot_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
+    summary = summarise(table, cfg, time.perf_counter() - started)
+    summary["config"] = asdict(cfg)
+    write_json(out_dir / SUMMARY, summary)
+    return summary
