@@ -119,7 +119,8 @@ class MSMEConfig:
 
 @dataclass
 class PlatformRule:
-    subsidy_response: float = 0.05  # subsidy change per unit relative share loss vs trailing mean
+    subsidy_response: float = 0.05  # subsidy rise per unit relative share loss vs trailing mean
+    subsidy_reversion: float = 0.05  # weekly pull of the subsidy back toward its base rate
     share_memory_weeks: int = 13
 
 
@@ -302,6 +303,8 @@ def _validate_market(market: MarketConfig, start: dt.date) -> None:
     if not m.categories:
         raise ConfigError("market.msmes.categories", "give at least one category")
     _positive("market.usd_idr", market.usd_idr)
+    _non_negative("market.platform_rule.subsidy_response", market.platform_rule.subsidy_response)
+    _unit_interval("market.platform_rule.subsidy_reversion", market.platform_rule.subsidy_reversion)
     if market.platform_rule.share_memory_weeks < 1:
         raise ConfigError("market.platform_rule.share_memory_weeks", "must be >= 1")
 

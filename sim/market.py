@@ -284,20 +284,26 @@ def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEC
     ms.capacity_idr *= 1.0 + cfg.capacity_adjust_rate * np.clip(gap, -1.0, 1.0)
 
 
-def update_listings(ms: MSMEs, buyers: np.ndarray, open_for_sellers: np.ndarray,
+def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndarray,
                     n_categories: int, cfg: MSMEConfig, u_join: np.ndarray,
                     u_leave: np.ndarray) -> None:
-    """Sellers leave storefronts that lose money and join those whose buyers they can reach, more
-    readily where peers of their category already sell (cross-side network effect)."""
+    """Sellers leave storefronts that lose money and join those where buyers' demand per seller is
+    high relative to the online market (the buyers they can reach: the cross-side network effect;
+    a new storefront with buyers and few sellers pulls hard), more readily where peers of their
+    category already sell (learning from peers)."""
     leave = ms.listed & (ms.profit_ma_idr < 0) & (u_leave < cfg.leave_rate)
     ms.listed &= ~leave
-    reach = buyers / buyers.max() if buyers.max() > 0 else np.zeros_like(buyers)
+    listed_firms = ms.weight[ms.active] @ ms.listed[ms.active]
+    per_seller = demand_idr / np.maximum(listed_firms, 1.0)
+    market_per_seller = demand_idr.sum() / max(listed_firms.sum(), 1.0)
+    pull_of_buyers = np.minimum(per_seller / market_per_seller, 10.0) if market_per_seller > 0 \
+        else np.zeros_like(per_seller)
     active_weight = np.bincount(ms.category, weights=ms.weight * ms.active, minlength=n_categories)
     peers = np.stack([np.bincount(ms.category, weights=ms.weight * ms.active * ms.listed[:, j],
                                   minlength=n_categories) for j in range(ms.listed.shape[1])], 1)
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
     peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
-    join_prob = cfg.join_rate * reach[None, :] * peer_pull
+    join_prob = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
     join = (~ms.listed & ms.active[:, None] & open_for_sellers[None, :] & (u_join < join_prob))
     ms.listed |= join
     ms.profit_ma_idr[join] = 0.0

@@ -68,7 +68,8 @@ class EcommerceModel(mesa.Model):
         self.discovery = np.array([p.discovery_strength for p in platforms] + [0.0])
         self.innovation = np.array([p.adoption_innovation_per_week for p in platforms])
         self.word_of_mouth = np.array([p.adoption_wom_per_week for p in platforms])
-        self.subsidy = np.array([p.subsidy for p in platforms])
+        self.base_subsidy = np.array([p.subsidy for p in platforms])
+        self.subsidy = self.base_subsidy.copy()
         self.subsidy_min = np.array([p.subsidy_min for p in platforms])
         self.subsidy_max = np.array([p.subsidy_max for p in platforms])
         self.subsidy_budget = np.array([p.subsidy_budget_idr_per_year for p in platforms])
@@ -166,7 +167,7 @@ class EcommerceModel(mesa.Model):
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
         u_join = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
         u_leave = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
-        update_listings(ms, self.shopper_week.buyers[:-1], open_for_sellers, len(cfg.categories),
+        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers, len(cfg.categories),
                         cfg, u_join, u_leave)
         ms.weeks_active += ms.active
 
@@ -219,7 +220,8 @@ class EcommerceModel(mesa.Model):
 
     def platforms_adapt_subsidies(self, week: int) -> None:
         """Defend share: a platform whose share fell below its trailing average raises its buyer
-        subsidy (and lowers it when above), within its bounds, until its yearly budget is spent."""
+        subsidy in proportion to the relative loss; otherwise the subsidy drifts back toward its
+        base rate. Bounded by [subsidy_min, subsidy_max] and paced by the yearly budget."""
         gmv = self.clearing.gmv_idr[:-1]
         online = gmv.sum()
         if online <= 0:
@@ -228,9 +230,10 @@ class EcommerceModel(mesa.Model):
         rule = self.market.platform_rule
         memory = 1.0 / rule.share_memory_weeks
         trading = self.transact_share > 0
-        gap = (self.share_memory - share) / np.maximum(self.share_memory, 1e-9)
-        proposed = np.clip(self.subsidy + rule.subsidy_response * gap, self.subsidy_min,
-                           self.subsidy_max)
+        loss = np.maximum(self.share_memory - share, 0.0) / np.maximum(self.share_memory, 1e-9)
+        proposed = (self.subsidy + rule.subsidy_response * loss
+                    + rule.subsidy_reversion * (self.base_subsidy - self.subsidy))
+        proposed = np.clip(proposed, self.subsidy_min, self.subsidy_max)
         self.subsidy = np.where(trading, proposed, self.subsidy)
         self.share_memory = np.where(trading, (1 - memory) * self.share_memory + memory * share,
                                      self.share_memory)

@@ -10,6 +10,7 @@ rows, which numpy does many times faster than short per-row reductions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -141,6 +142,17 @@ def draw_msme_traits(market: MarketConfig, origin: np.ndarray, rng: np.random.Ge
     }
 
 
+def stratified_lognormal(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Lognormal(0, sigma) values at evenly spaced quantiles, in random order.
+
+    Each agent stands for many firms; stratifying the size draw makes a few thousand agents carry
+    the whole size distribution, heavy tail included, without the sampling noise of random draws.
+    """
+    normal = NormalDist()
+    z = np.array([normal.inv_cdf((i + 0.5) / n) for i in range(n)])
+    return np.exp(sigma * rng.permutation(z)).astype(np.float32)
+
+
 def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_share: float,
                 expected_demand_idr: float) -> MSMEs:
     m = market.msmes
@@ -150,6 +162,7 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     origin = np.concatenate([origin, np.zeros(n - origin.shape[0], dtype=origin.dtype)])
     origin = rng.permutation(origin).astype(np.int8)
     traits = draw_msme_traits(market, origin, rng, positive_list_share)
+    traits["scale"] = stratified_lognormal(n, market.msmes.size_sigma, rng)
     weight = origin_weights(market, origin)
 
     # Capacity: firms are sized so that total capacity is capacity_slack x the demand they face at

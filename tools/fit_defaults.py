@@ -4,7 +4,9 @@
 
 Moments (sim.moments.fit_moments), averaged over seeds, of the ``no_policy`` scenario run to
 2023-09-25 (identical to ``history`` before the floor's first week, by common random numbers):
-- each storefront's 2022 GMV share -> its ``brand_utility`` (log-share contraction, as in BLP);
+- each marketplace's 2022 GMV share -> its ``brand_utility`` (log-share contraction, as in BLP);
+- TikTok Shop's 2022 share -> its ``adoption_innovation_per_week`` (how early diffusion starts);
+  its brand_utility stays 0: its pull comes from discovery, variety and subsidy;
 - the 2022 total online GMV (US$52 bn) -> ``shoppers.offline_utility``;
 - TikTok Shop's 2023Q3 share (12.5%) -> ``shoppers.impulse_rate`` (discovery demand).
 With ``--write`` the fitted values replace those in conf/market/default.yaml.
@@ -75,16 +77,23 @@ def main() -> None:
                 break
             for name, key in key_of.items():
                 g, x = goal[f"share_2022_{name}"], max(m[f"share_2022_{name}"], 1e-6)
-                platforms[key].brand_utility += args.step * math.log(g / x)
+                if platforms[key].kind == "social":
+                    p = platforms[key]
+                    p.adoption_innovation_per_week = min(0.05, p.adoption_innovation_per_week
+                                                         * (g / x) ** args.step)
+                else:
+                    platforms[key].brand_utility += args.step * math.log(g / x)
             cfg.market.shoppers.offline_utility += args.step * math.log(
                 m["gmv_2022_usd_bn"] / goal["gmv_2022_usd_bn"])
             ratio = goal["share_2023Q3_TikTok Shop"] / max(m["share_2023Q3_TikTok Shop"], 1e-6)
             shoppers = cfg.market.shoppers
             shoppers.impulse_rate = min(1.0, shoppers.impulse_rate * ratio ** args.step)
-    fitted = {key: round(p.brand_utility, 3) for key, p in platforms.items()}
+    fitted = {key: round(p.brand_utility, 3) for key, p in platforms.items() if p.kind != "social"}
     print("brand_utility", fitted)
     print("offline_utility", round(cfg.market.shoppers.offline_utility, 3))
     print("impulse_rate", round(cfg.market.shoppers.impulse_rate, 4))
+    innovation = round(platforms["tiktok_shop"].adoption_innovation_per_week, 5)
+    print("tiktok adoption_innovation_per_week", innovation)
     if args.write:
         write_back(fitted, cfg)
 
@@ -97,6 +106,9 @@ def write_back(fitted: dict[str, float], cfg: Config) -> None:
                       rf"\g<1>{value}", text)
     text = re.sub(r"(\n  offline_utility: )[-0-9.e]+",
                   rf"\g<1>{round(cfg.market.shoppers.offline_utility, 3)}", text)
+    innovation = round(cfg.market.platforms["tiktok_shop"].adoption_innovation_per_week, 5)
+    text = re.sub(r"(\n  tiktok_shop:\n(?:    .*\n)*?    adoption_innovation_per_week: )[-0-9.e]+",
+                  rf"\g<1>{innovation}", text)
     text = re.sub(r"(\n  impulse_rate: )[-0-9.e]+",
                   rf"\g<1>{round(cfg.market.shoppers.impulse_rate, 4)}", text)
     path.write_text(text)
