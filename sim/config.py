@@ -102,17 +102,17 @@ class MSMEConfig:
     price_adjust_rate: float = 0.05  # weekly markup change per unit of (utilisation - target)
     capacity_adjust_rate: float = 0.02  # weekly capacity growth per unit of (utilisation - target)
     target_utilisation: float = 0.7
-    stall_share: float = 0.7  # share of domestic MSMEs with an offline stall
-    online_ready_share: float = 0.25  # share of domestic MSMEs able to sell online at start
+    stall_share: float = 0.85  # share of domestic MSMEs with an offline stall
+    online_ready_share: float = 0.1  # share of MSMEs with a stall that also sell online at start
     listing_cost_share: float = 0.01  # weekly cost of one storefront, share of weekly capacity
     stall_cost_share: float = 0.08  # weekly cost of an offline stall, share of weekly capacity
     join_rate: float = 0.004  # weekly base probability of joining a platform
     peer_weight: float = 1.0  # weight of peers (same category) listed on the platform
     leave_rate: float = 0.05  # weekly probability of leaving an unprofitable platform
     profit_memory: float = 0.2  # weight of this week in the profit moving average
-    exit_weeks_of_cost: float = 26.0  # exit when cash < -(weeks x (stall + one storefront) cost)
-    initial_cash_weeks: float = 13.0  # starting cash, in weeks of fixed cost
-    entry_rate_per_week: float = 0.002  # entrants per week as a share of agents
+    exit_weeks_of_cost: float = 13.0  # exit when cash < -(weeks x (stall + one storefront) cost)
+    initial_cash_weeks: float = 8.0  # starting cash, in weeks of fixed cost
+    entry_rate_per_week: float = 0.02  # weekly chance a vacant slot is taken by a new firm
     cross_border_unit_price_median_usd: float = 8.0
     cross_border_unit_price_sigma: float = 1.2
 
@@ -160,6 +160,7 @@ class PilotConfig:
     trial_weeks: int = 16
     local_priority: float = 0.3  # ranking boost of local producers during the trial
     migration_date: str = "2024-03-12"
+    backend_join_boost: float = 5.0  # joining-rate multiplier for partner sellers after migration
 
 
 @dataclass
@@ -178,7 +179,7 @@ class Config:
     seed: int = 0
     start_date: str = "2021-01-04"
     end_date: str = "2025-12-29"
-    burn_in_weeks: int = 26  # unrecorded weeks under the start date's rules before the start
+    burn_in_weeks: int = 52  # unrecorded weeks under the start date's rules before the start
     counterfactual: str | None = "no_policy"
     progress: str = "auto"  # auto | on | off
     figures: bool = True
@@ -332,6 +333,7 @@ def _validate_scenario(sc: ScenarioConfig, market: MarketConfig, start: dt.date,
             raise ConfigError(f"scenario.tiktok_tokopedia_pilot.{key}",
                               f"{getattr(pilot, key)!r} is not in the roster ({roster})")
     _non_negative("scenario.tiktok_tokopedia_pilot.local_priority", pilot.local_priority)
+    _non_negative("scenario.tiktok_tokopedia_pilot.backend_join_boost", pilot.backend_join_boost)
     if pilot.trial_weeks < 1:
         raise ConfigError("scenario.tiktok_tokopedia_pilot.trial_weeks",
                           f"must be >= 1, got {pilot.trial_weeks}")

@@ -285,12 +285,13 @@ def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEC
 
 
 def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndarray,
-                    n_categories: int, cfg: MSMEConfig, u_join: np.ndarray,
-                    u_leave: np.ndarray) -> None:
+                    shared_backend: np.ndarray, backend_join_boost: float, n_categories: int,
+                    cfg: MSMEConfig, u_join: np.ndarray, u_leave: np.ndarray) -> None:
     """Sellers leave storefronts that lose money and join those where buyers' demand per seller is
     high relative to the online market (the buyers they can reach: the cross-side network effect;
     a new storefront with buyers and few sellers pulls hard), more readily where peers of their
-    category already sell (learning from peers)."""
+    category already sell (learning from peers). A storefront whose checkout runs on a partner's
+    back end is joined ``backend_join_boost`` times more readily by the partner's sellers."""
     leave = ms.listed & (ms.profit_ma_idr < 0) & (u_leave < cfg.leave_rate)
     ms.listed &= ~leave
     listed_firms = ms.weight[ms.active] @ ms.listed[ms.active]
@@ -304,6 +305,8 @@ def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndar
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
     peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
     join_prob = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
+    for j in np.flatnonzero(shared_backend >= 0):
+        join_prob[:, j] *= np.where(ms.listed[:, shared_backend[j]], backend_join_boost, 1.0)
     join = (~ms.listed & ms.active[:, None] & open_for_sellers[None, :] & (u_join < join_prob))
     ms.listed |= join
     ms.profit_ma_idr[join] = 0.0

@@ -59,6 +59,7 @@ class EcommerceModel(mesa.Model):
                                                  parse_date("end_date", cfg.end_date))
         self.platform_names = [p.name for p in self.market.platforms.values()]
         self.policy = build_policy_path(self.market, cfg.scenario, self.dates)
+        self.backend_join_boost = cfg.scenario.tiktok_tokopedia_pilot.backend_join_boost
         population_rng, self.shopper_rng, self.seller_rng, self.entry_rng = self.rng.spawn(4)
 
         platforms = list(self.market.platforms.values())
@@ -167,8 +168,9 @@ class EcommerceModel(mesa.Model):
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
         u_join = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
         u_leave = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
-        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers, len(cfg.categories),
-                        cfg, u_join, u_leave)
+        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers,
+                        self.policy.shared_backend[week], self.backend_join_boost,
+                        len(cfg.categories), cfg, u_join, u_leave)
         ms.weeks_active += ms.active
 
     def firms_exit_and_enter(self) -> None:

@@ -170,11 +170,15 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     scale_weight = weight * traits["scale"]
     capacity = m.capacity_slack * expected_demand_idr * scale_weight / scale_weight.sum()
 
-    online_ready = (origin == CROSS_BORDER) | (rng.random(n) < m.online_ready_share)
-    seller_share = np.array([p.initial_seller_share for p in market.platforms.values()])
-    listed = online_ready[:, None] & (rng.random((n, n_platforms)) < seller_share[None, :])
+    # Every firm starts with a channel: a firm without a stall sells online.
+    online_ready = (~traits["has_stall"]) | (rng.random(n) < m.online_ready_share)
     launched_at_start = np.array([p.initial_adoption > 0 for p in market.platforms.values()])
-    listed &= launched_at_start[None, :]
+    seller_share = np.array([p.initial_seller_share for p in market.platforms.values()])
+    seller_share = seller_share * launched_at_start
+    listed = online_ready[:, None] & (rng.random((n, n_platforms)) < seller_share[None, :])
+    first = rng.choice(n_platforms, size=n, p=seller_share / seller_share.sum())
+    unlisted = online_ready & ~listed.any(axis=1)
+    listed[unlisted, first[unlisted]] = True
     fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed)
     return MSMEs(
         weight=weight, origin=origin, capacity_idr=capacity.astype(np.float64),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ BAN, RELAUNCH, DEAL, FLOOR = "2023-10-04", "2023-12-12", "2023-12-11", "2023-09-
 def test_default_horizon_is_weekly_from_2021_01_04_to_2025_12_29():
     dates = weekly_dates(dt.date(2021, 1, 4), dt.date(2025, 12, 29))
     assert dates[0] == dt.date(2021, 1, 4) and dates[-1] == dt.date(2025, 12, 29)
-    assert len(dates) == 261 and all((b - a).days == 7 for a, b in zip(dates, dates[1:], strict=False))
+    assert len(dates) == 261 and all((b - a).days == 7 for a, b in itertools.pairwise(dates))
 
 
 def test_event_takes_effect_from_first_week_starting_on_or_after_its_date():

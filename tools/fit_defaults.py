@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--step", type=float, default=0.8)
+    parser.add_argument("--step", type=float, default=0.4)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     cfg = compose_config(["scenario=no_policy", f"end_date={FIT_END}", "counterfactual=null"])

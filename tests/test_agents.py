@@ -1,0 +1,67 @@
+"""Platforms, shoppers and MSMEs are Mesa agents a user can select and inspect."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.agents import MSME, Platform, Shopper
+from sim.model import EcommerceModel
+from tests.conftest import small_config
+
+
+def _model(*overrides: str) -> EcommerceModel:
+    return EcommerceModel(small_config("market.shoppers.n_agents=1000", "market.msmes.n_agents=300",
+                                       *overrides))
+
+
+def test_agent_sets_by_type_and_roster():
+    model = _model()
+    platforms = model.agents_by_type[Platform]
+    assert [p.name for p in platforms] == ["Shopee", "Tokopedia", "TikTok Shop", "Lazada",
+                                          "Bukalapak", "Blibli"]
+    tiktok = platforms.select(lambda p: p.kind == "social")
+    assert len(tiktok) == 1 and tiktok[0].launch_date == dt.date(2021, 4, 17)
+    assert len(model.agents_by_type[Shopper]) == 1000
+    assert len(model.agents_by_type[MSME]) == int(model.msmes.active.sum()) > 250
+
+
+def test_agents_read_the_model_arrays():
+    model = _model()
+    for _ in range(10):
+        model.step()
+    shopper = model.shopper_agents[7]
+    assert shopper.budget == float(model.shoppers.budget[7]) > 0
+    assert set(shopper.apps) <= set(model.platform_names)
+    assert shopper.habit.keys() == {*model.platform_names, "offline"}
+    msmes = model.agents_by_type[MSME]
+    local = msmes.select(lambda a: a.origin == "local")
+    assert 0 < len(local) < len(msmes)
+    revenues = np.array(msmes.get("revenue"))
+    assert np.isclose(revenues.sum(), model.clearing.sold_idr[model.msmes.active].sum(), rtol=1e-12)
+    firm = max(msmes, key=lambda a: a.revenue)
+    assert firm.revenue_per_firm == firm.revenue / firm.weight
+    assert firm.price >= firm.unit_cost
+
+
+def test_exited_firms_leave_the_agent_set_and_entrants_join_it():
+    model = _model("scenario=no_policy", "market.msmes.stall_cost_share=0.2",
+                   "market.msmes.entry_rate_per_week=0.2")
+    model.run()
+    agents = model.agents_by_type[MSME]
+    assert len(agents) == int(model.msmes.active.sum())
+    assert all(a.active for a in agents)
+    assert model.recorder.values["msme_exited"][-1, 0] > 0
+
+
+def test_platform_operator_changes_at_the_deal():
+    model = _model("scenario=history")
+    tiktok = next(p for p in model.agents_by_type[Platform] if p.name == "TikTok Shop")
+    owners = {}
+    while model.running:
+        model.step()
+        owners[model.current_date] = tiktok.operator
+    assert owners[dt.date(2023, 12, 4)] == "ByteDance"
+    assert owners[dt.date(2023, 12, 11)] == "Tokopedia group"
+    assert tiktok.commission == 0.10 and tiktok.may_transact is not False

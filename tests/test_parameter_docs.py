@@ -1,0 +1,77 @@
+"""docs/parameters.md documents every config key of the schema, and only those, with every column filled."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sim.config import Config, PlatformConfig, dataclass_keys
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+HEADER = ["key", "unit", "default", "meaning", "source or reason"]
+REQUIRED = ["unit", "default", "meaning", "source or reason"]
+CELL_SPLIT = re.compile(r"(?<!\\)\|")  # a pipe escaped as \| stays inside its cell
+BACKTICKED = re.compile(r"`([^`]+)`")
+
+
+def schema_keys() -> set[str]:
+    """Every leaf key of the schema; the platform roster is a dict, so its fields are keyed by ``*``."""
+    keys = set(dataclass_keys(Config()))
+    assert "market.platforms" in keys, "Config().market.platforms is no longer a leaf: update this test"
+    keys.remove("market.platforms")
+    keys |= {f"market.platforms.*.{name}" for name in dataclass_keys(PlatformConfig())}
+    return keys
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in CELL_SPLIT.split(line.strip().strip("|"))]
+
+
+def parameter_rows() -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of every body row of the tables whose header is HEADER."""
+    rows: list[tuple[int, dict[str, str]]] = []
+    header: list[str] | None = None
+    for number, line in enumerate(DOC.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.lstrip().startswith("|"):
+            header = None
+            continue
+        row = cells(line)
+        if header is None:
+            header = [c.lower() for c in row]
+        elif header == HEADER and not all(set(c) <= set(":- ") for c in row):
+            assert len(row) == len(HEADER), f"line {number}: {len(row)} cells, expected {len(HEADER)}"
+            rows.append((number, dict(zip(HEADER, row, strict=True))))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[tuple[int, dict[str, str]]]:
+    found = parameter_rows()
+    assert found, f"no table with the header {HEADER} in {DOC}"
+    return found
+
+
+def test_every_schema_key_is_documented_and_every_documented_key_exists(rows):
+    documented: list[str] = []
+    for number, row in rows:
+        keys = BACKTICKED.findall(row["key"])
+        assert keys, f"line {number}: no backticked key in the first column: {row['key']!r}"
+        documented += keys
+    duplicates = sorted({k for k in documented if documented.count(k) > 1})
+    expected = schema_keys()
+    missing = sorted(expected - set(documented))
+    extra = sorted(set(documented) - expected)
+    assert not missing and not extra and not duplicates, (
+        f"docs/parameters.md is out of step with sim/config.py:\n"
+        f"  missing (in the schema, not documented): {missing}\n"
+        f"  extra (documented, not in the schema): {extra}\n"
+        f"  documented more than once: {duplicates}"
+    )
+
+
+def test_every_row_has_unit_default_meaning_and_source(rows):
+    empty = [f"line {number} {row['key']}: {column}" for number, row in rows
+             for column in REQUIRED if not row[column]]
+    assert not empty, "empty cells in docs/parameters.md:\n  " + "\n  ".join(empty)
