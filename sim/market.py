@@ -30,21 +30,28 @@ class Offer:
 
 
 def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarray,
-                        word_of_mouth: np.ndarray, u: np.ndarray) -> None:
+                        word_of_mouth: np.ndarray, rng: np.random.Generator) -> None:
     """Bass diffusion on the social network, per week: a shopper who can reach a launched app
-    adopts it with probability p + q x (share of her ties using it), combined as independent
-    chances. ``u`` is a (platforms, shoppers) array of uniforms."""
+    and does not use it yet adopts it with probability p + q x (share of her ties using it),
+    combined as independent chances.
+
+    Only those candidates are touched, so the cost falls as apps saturate. Adoption does not
+    depend on policy, so the candidates, and the uniforms drawn for them, are the same in every
+    scenario with the same seed.
+    """
     degree = sh.ties.shape[0]
-    if degree:
-        using = sh.adopted.view(np.uint8)
-        ties_using = np.take(using, sh.ties[0], axis=1)
-        for slot in sh.ties[1:]:
-            ties_using += np.take(using, slot, axis=1)
-        tie_share = ties_using * np.float32(1.0 / degree)
-    else:
-        tie_share = np.zeros(sh.adopted.shape, dtype=np.float32)
-    stay_out = (1.0 - innovation[:, None]) * (1.0 - word_of_mouth[:, None] * tie_share)
-    sh.adopted |= launched[:, None] & sh.can_reach & (u < 1.0 - stay_out)
+    for j in np.flatnonzero(launched):
+        candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
+        if candidates.size == 0:
+            continue
+        using = sh.adopted[j]
+        ties_using = np.zeros(candidates.size, dtype=np.uint8)
+        for slot in sh.ties:
+            ties_using += using[slot[candidates]]
+        tie_share = ties_using * np.float32(1.0 / degree) if degree else ties_using
+        stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
+        u = rng.random(candidates.size, dtype=np.float32)
+        sh.adopted[j, candidates[u < 1.0 - stay_out]] = True
 
 
 def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
@@ -142,16 +149,27 @@ def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray
     social = np.flatnonzero(is_social)
     if social.size == 0:
         return np.zeros(n_channels), np.zeros(n_channels), 0.0
-    reach = sh.adopted[social] * offer.discovery[social][:, None]
-    exposure = reach.sum(axis=0) * sh.discovery_taste
-    impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure, 1.0)
-    source = social[reach.argmax(axis=0)] if social.size > 1 else np.full(sh.n, social[0])
-    direct = available[source, np.arange(sh.n)]
-    marketplace_open = available[:-1] & ~is_social[:, None]
-    best = np.where(marketplace_open, utility[:-1], -np.inf).argmax(axis=0)
-    leaks = ~direct & marketplace_open.any(axis=0) & (draws["leak"] < leak_share[source])
-    destination = np.where(direct, source, best)
-    bought = impulse & (direct | leaks)
+    if social.size == 1:
+        source_row = social[0]
+        exposure = sh.adopted[source_row] * np.float32(offer.discovery[source_row])
+        source = np.full(sh.n, source_row)
+        direct = available[source_row]
+    else:
+        reach = sh.adopted[social] * offer.discovery[social][:, None].astype(np.float32)
+        exposure = reach.sum(axis=0)
+        source = social[reach.argmax(axis=0)]
+        direct = available[source, np.arange(sh.n)]
+    impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure * sh.discovery_taste, 1.0)
+    destination = source.copy()
+    bought = impulse & direct
+    # Blocked discovery demand: only those shoppers look for their best open marketplace.
+    blocked = np.flatnonzero(impulse & ~direct & (draws["leak"] < leak_share[source]))
+    if blocked.size:
+        marketplaces = np.flatnonzero(~is_social)
+        open_rows = available[marketplaces][:, blocked]
+        scores = np.where(open_rows, utility[marketplaces][:, blocked], -np.inf)
+        destination[blocked] = marketplaces[scores.argmax(axis=0)]
+        bought[blocked] = open_rows.any(axis=0)
     spend = cfg.impulse_spend_share * sh.budget.astype(np.float64)
     impulse_idr = np.bincount(destination, weights=spend * bought, minlength=n_channels)
     new_buyer = bought & ~(shops & (choice == destination))

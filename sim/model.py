@@ -44,9 +44,10 @@ class EcommerceModel(mesa.Model):
     """Indonesian e-commerce, one week per step, from ``cfg.start_date`` to ``cfg.end_date``.
 
     State lives in arrays (``self.shoppers``, ``self.msmes`` and the per-platform vectors); the
-    agents in ``self.agents`` are views over them. Four random streams are spawned from the
-    model's seeded ``self.rng``: population, shopper shocks, seller shocks and entrants, so that
-    the same seed gives the same population and the same weekly shocks in every scenario.
+    agents in ``self.agents`` are views over them. Five random streams are spawned from the
+    model's seeded ``self.rng``: population, app adoption, shopper shocks, seller shocks and
+    entrants, so that the same seed gives the same population and the same weekly shocks in every
+    scenario (common random numbers).
     """
 
     def __init__(self, cfg: Config) -> None:
@@ -60,7 +61,8 @@ class EcommerceModel(mesa.Model):
         self.platform_names = [p.name for p in self.market.platforms.values()]
         self.policy = build_policy_path(self.market, cfg.scenario, self.dates)
         self.backend_join_boost = cfg.scenario.tiktok_tokopedia_pilot.backend_join_boost
-        population_rng, self.shopper_rng, self.seller_rng, self.entry_rng = self.rng.spawn(4)
+        (population_rng, self.adoption_rng, self.shopper_rng, self.seller_rng,
+         self.entry_rng) = self.rng.spawn(5)
 
         platforms = list(self.market.platforms.values())
         self.is_social = np.array([p.kind == "social" for p in platforms])
@@ -141,9 +143,8 @@ class EcommerceModel(mesa.Model):
             self.subsidy_spent_this_year[:] = 0.0
 
     def shoppers_adopt_apps(self, week: int) -> None:
-        u = self.shopper_rng.random(self.shoppers.adopted.shape, dtype=np.float32)  # (J, n)
         spread_app_adoption(self.shoppers, self.policy.launched[week], self.innovation,
-                            self.word_of_mouth, u)
+                            self.word_of_mouth, self.adoption_rng)
 
     def shoppers_go_shopping(self, week: int) -> ShopperWeek:
         n = self.shoppers.n
@@ -243,8 +244,9 @@ class EcommerceModel(mesa.Model):
         self.subsidy_spent_this_year += self.ledger.subsidy[:-1]
         day_of_year = self.dates[week].timetuple().tm_yday
         allowance = self.subsidy_budget * min(1.0, (day_of_year + 7) / 365.0)
-        pace = np.divide(allowance, self.subsidy_spent_this_year,
-                         out=np.ones_like(allowance), where=self.subsidy_spent_this_year > 0)
+        ahead = self.subsidy_spent_this_year > allowance
+        pace = np.divide(allowance, self.subsidy_spent_this_year, out=np.ones_like(allowance),
+                         where=ahead)
         self.subsidy = self.subsidy * np.minimum(1.0, pace)
 
     # --- what shoppers see ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_agent_sets_by_type_and_roster():
     assert [p.name for p in platforms] == ["Shopee", "Tokopedia", "TikTok Shop", "Lazada",
                                           "Bukalapak", "Blibli"]
     tiktok = platforms.select(lambda p: p.kind == "social")
-    assert len(tiktok) == 1 and tiktok[0].launch_date == dt.date(2021, 4, 17)
+    assert len(tiktok) == 1 and tiktok.to_list()[0].launch_date == dt.date(2021, 4, 17)
     assert len(model.agents_by_type[Shopper]) == 1000
     assert len(model.agents_by_type[MSME]) == int(model.msmes.active.sum()) > 250
 

@@ -8,6 +8,7 @@ total, TikTok Shop between 10% and 15% in 2023Q3 and under 2% in 2021.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def _moments(seed: int) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def moments() -> dict[str, float]:
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         runs = list(pool.map(_moments, SEEDS))
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 

@@ -1,0 +1,210 @@
+"""Speed and memory of the engine, measured, never asserted in a test.
+
+    python benchmarks/bench.py [--quick] [--json]
+
+Reports (``--json`` prints them as one JSON object on the last line):
+- ``machine``: cores, Python, numpy and its BLAS;
+- ``default_run_s``: wall time of ``python -m sim`` as a user starts it (history and its
+  counterfactual, figures included, interpreter start-up included);
+- ``scale``: ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}`` of one `history` run
+  per size, each in a fresh process whose peak resident memory is read by that process itself;
+- ``engine_shopper_steps_per_s``: shopper-weeks (burn-in included) per second of the largest run;
+- ``mesa_reference_shopper_steps_per_s`` and ``ratio_vs_mesa``: the same weekly shopper rule
+  written the plain Mesa way (benchmarks/mesa_reference.py), on the same inputs, after checking
+  that both give the same channel shares within sampling error;
+- ``numpy_kernel_shopper_steps_per_s`` and ``ratio_vs_numpy_kernel``: the engine's shopper kernel
+  (sim.market) on preallocated arrays with no model around it;
+- ``linearity``: time ratio of the two largest runs against their shopper ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> dict:
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    return {"cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "blas": f"{blas.get('name')} {blas.get('version')}",
+            "platform": platform.platform()}
+
+
+def default_run_s() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sim", f"hydra.run.dir={tmp}/run"], cwd=tmp,
+                       check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def scale_child(shoppers: int, msmes: int) -> None:
+    """Run in a fresh process: one history run at this size, then print its figures as JSON."""
+    from sim.hydra_app import compose_config
+    from sim.model import EcommerceModel
+
+    cfg = compose_config([f"market.shoppers.n_agents={shoppers}",
+                          f"market.msmes.n_agents={msmes}", "counterfactual=null"])
+    started = time.perf_counter()
+    model = EcommerceModel(cfg)
+    model.run()
+    model.recorder.table()
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"shoppers": shoppers, "msmes": msmes, "weeks": len(model.dates),
+                      "burn_in_weeks": cfg.burn_in_weeks, "wall_s": round(wall, 2),
+                      "peak_rss_mb": round(peak, 1)}))
+
+
+def scale_run(shoppers: int, msmes: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--scale-child", str(shoppers), str(msmes)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def shopper_inputs(n: int, seed: int = 0):
+    """A shopper population and the offer and rules of a week in late 2022, for both yardsticks."""
+    import datetime as dt
+
+    from sim.hydra_app import compose_config
+    from sim.model import EcommerceModel
+    from sim.population import build_shoppers
+
+    cfg = compose_config(["market.shoppers.n_agents=2000", "market.msmes.n_agents=500",
+                          "counterfactual=null", "burn_in_weeks=0"])
+    model = EcommerceModel(cfg)
+    while model.current_date is None or model.current_date < dt.date(2022, 10, 3):
+        model.step()
+    cfg.market.shoppers.n_agents = n
+    shoppers = build_shoppers(cfg.market, np.random.default_rng(seed))
+    week = model.steps - 1
+    return (shoppers, model.offer, cfg.market.shoppers, model.policy.launched[week],
+            model.innovation, model.word_of_mouth, model.transact_share, model.is_social)
+
+
+def numpy_kernel(n: int, weeks: int) -> tuple[float, np.ndarray]:
+    """The engine's shopper rule alone: adoption, shopping, choice, discovery, habit."""
+    from sim.market import shoppers_shop, spread_app_adoption
+
+    sh, offer, cfg, launched, innovation, wom, transact, social = shopper_inputs(n)
+    rng = np.random.default_rng(1)
+    leak = np.zeros_like(transact)
+    demand = np.zeros(offer.brand_utility.shape[0])
+    started = time.perf_counter()
+    for _ in range(weeks):
+        spread_app_adoption(sh, launched, innovation, wom, rng)
+        draws = {k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak")}
+        week = shoppers_shop(sh, offer, transact, leak, social, cfg, draws)
+        demand += week.planned_idr
+    return time.perf_counter() - started, demand / demand.sum()
+
+
+def mesa_reference(n: int, weeks: int) -> tuple[float, np.ndarray]:
+    from benchmarks.mesa_reference import MesaShopperModel
+
+    sh, offer, cfg, launched, innovation, wom, transact, social = shopper_inputs(n)
+    model = MesaShopperModel(sh, offer, cfg, launched, innovation, wom, transact, social, seed=1)
+    demand = np.zeros(offer.brand_utility.shape[0])
+    started = time.perf_counter()
+    for _ in range(weeks):
+        model.step()
+        demand += np.array(model.demand) - 0  # planned and discovery spend
+    return time.perf_counter() - started, demand / demand.sum()
+
+
+def channel_shares_agree(n: int, weeks: int) -> dict:
+    """Planned-choice shares of the two implementations at the same inputs, with a tolerance of
+    five standard errors of a share estimated from n x weeks choices."""
+    from benchmarks.mesa_reference import MesaShopperModel
+    from sim.market import shoppers_shop, spread_app_adoption
+
+    sh, offer, cfg, launched, innovation, wom, transact, social = shopper_inputs(n)
+    rng = np.random.default_rng(2)
+    numpy_counts = np.zeros(offer.brand_utility.shape[0])
+    leak = np.zeros_like(transact)
+    for _ in range(weeks):
+        spread_app_adoption(sh, launched, innovation, wom, rng)
+        draws = {k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak")}
+        numpy_counts += shoppers_shop(sh, offer, transact, leak, social, cfg, draws).buyers
+    sh2, *_ = shopper_inputs(n)
+    mesa = MesaShopperModel(sh2, offer, cfg, launched, innovation, wom, transact, social, seed=3)
+    mesa_counts = np.zeros_like(numpy_counts)
+    for _ in range(weeks):
+        mesa.step()
+        mesa_counts += mesa.choices
+    p_numpy = numpy_counts / numpy_counts.sum()
+    p_mesa = mesa_counts / mesa_counts.sum()
+    choices = min(numpy_counts.sum(), mesa_counts.sum())
+    se = np.sqrt(np.maximum(p_numpy * (1 - p_numpy), 1e-12) * 2 / choices)
+    return {"numpy_shares": p_numpy.round(4).tolist(), "mesa_shares": p_mesa.round(4).tolist(),
+            "max_abs_diff": float(np.abs(p_numpy - p_mesa).max()),
+            "within_5_se": bool((np.abs(p_numpy - p_mesa) <= 5 * se + 1e-4).all())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Engine benchmark")
+    parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--scale-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_child:
+        scale_child(*args.scale_child)
+        return
+
+    sizes = [(10_000, 5_000), (100_000, 20_000)] if args.quick else [
+        (10_000, 5_000), (100_000, 20_000), (1_000_000, 50_000)]
+    report: dict = {"machine": machine(), "quick": args.quick}
+    print(f"machine: {report['machine']}", flush=True)
+    report["default_run_s"] = round(default_run_s(), 2)
+    print(f"default run (python -m sim, history + no_policy, figures): {report['default_run_s']} s",
+          flush=True)
+    report["scale"] = []
+    for shoppers, msmes in sizes:
+        row = scale_run(shoppers, msmes)
+        report["scale"].append(row)
+        print(f"scale: {row}", flush=True)
+    largest = report["scale"][-1]
+    shopper_weeks = largest["shoppers"] * (largest["weeks"] + largest["burn_in_weeks"])
+    report["engine_shopper_steps_per_s"] = round(shopper_weeks / largest["wall_s"])
+    a, b = report["scale"][-2], report["scale"][-1]
+    report["linearity"] = {"shopper_ratio": b["shoppers"] / a["shoppers"],
+                           "time_ratio": round(b["wall_s"] / a["wall_s"], 2)}
+
+    agreement_n, agreement_weeks = (10_000, 4) if args.quick else (20_000, 6)
+    report["mesa_agreement"] = channel_shares_agree(agreement_n, agreement_weeks)
+    print(f"mesa vs numpy channel shares: {report['mesa_agreement']}", flush=True)
+
+    mesa_n, mesa_weeks = (10_000, 2) if args.quick else (100_000, 2)
+    mesa_s, _ = mesa_reference(mesa_n, mesa_weeks)
+    report["mesa_reference_shopper_steps_per_s"] = round(mesa_n * mesa_weeks / mesa_s)
+    report["ratio_vs_mesa"] = round(report["engine_shopper_steps_per_s"]
+                                    / report["mesa_reference_shopper_steps_per_s"], 1)
+
+    kernel_n, kernel_weeks = (largest["shoppers"], 20)
+    kernel_s, _ = numpy_kernel(kernel_n, kernel_weeks)
+    report["numpy_kernel_shopper_steps_per_s"] = round(kernel_n * kernel_weeks / kernel_s)
+    report["ratio_vs_numpy_kernel"] = round(report["numpy_kernel_shopper_steps_per_s"]
+                                            / report["engine_shopper_steps_per_s"], 2)
+    for key in ("engine_shopper_steps_per_s", "mesa_reference_shopper_steps_per_s",
+                "ratio_vs_mesa", "numpy_kernel_shopper_steps_per_s", "ratio_vs_numpy_kernel",
+                "linearity"):
+        print(f"{key}: {report[key]}")
+    if args.json:
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
