@@ -172,6 +172,21 @@ class ScenarioConfig:
     tiktok_tokopedia_pilot: PilotConfig = field(default_factory=PilotConfig)
 
 
+MSME_HISTORY_FIELDS = ("revenue_idr", "price", "cash_idr", "capacity_idr", "storefronts", "active")
+SHOPPER_HISTORY_FIELDS = ("apps", "budget")
+
+
+@dataclass
+class AgentHistoryConfig:
+    """Opt-in agent-level history: chosen fields of every agent, every K weeks, bounded in size."""
+
+    every_weeks: int = 0  # 0 = off; K = record the fields every K weeks
+    msme_fields: list[str] = field(
+        default_factory=lambda: ["revenue_idr", "price", "cash_idr", "storefronts"])
+    shopper_fields: list[str] = field(default_factory=list)
+    max_mb: float = 512.0  # refuse a history that would hold more than this in memory
+
+
 @dataclass
 class Config:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
@@ -183,6 +198,7 @@ class Config:
     counterfactual: str | None = "no_policy"
     progress: str = "auto"  # auto | on | off
     figures: bool = True
+    agent_history: AgentHistoryConfig = field(default_factory=AgentHistoryConfig)
 
 
 def parse_date(key: str, value: str) -> dt.date:
@@ -246,6 +262,28 @@ def validate(cfg: Config) -> None:
         raise ConfigError("progress", f"{cfg.progress!r} is not one of auto, on, off")
     _validate_market(cfg.market, start)
     _validate_scenario(cfg.scenario, cfg.market, start, end)
+    _validate_history(cfg, (end - start).days // 7 + 1)
+
+
+def _validate_history(cfg: Config, n_weeks: int) -> None:
+    h = cfg.agent_history
+    if h.every_weeks < 0:
+        raise ConfigError("agent_history.every_weeks", f"must be >= 0 (0 = off), got {h.every_weeks}")
+    for key, given, allowed in (("msme_fields", h.msme_fields, MSME_HISTORY_FIELDS),
+                                ("shopper_fields", h.shopper_fields, SHOPPER_HISTORY_FIELDS)):
+        for i, name in enumerate(given):
+            if name not in allowed:
+                raise ConfigError(f"agent_history.{key}.{i}",
+                                  f"{name!r} is not one of {', '.join(allowed)}")
+    if h.every_weeks:
+        snapshots = -(-n_weeks // h.every_weeks)
+        values = snapshots * (cfg.market.msmes.n_agents * len(h.msme_fields)
+                              + cfg.market.shoppers.n_agents * len(h.shopper_fields))
+        megabytes = values * 4 / 2**20
+        if megabytes > h.max_mb:
+            raise ConfigError("agent_history.every_weeks",
+                              f"would hold {megabytes:.0f} MB, above agent_history.max_mb="
+                              f"{h.max_mb:g}; record fewer fields or less often")
 
 
 def _validate_market(market: MarketConfig, start: dt.date) -> None:

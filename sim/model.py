@@ -11,6 +11,7 @@ import numpy as np
 from sim.agents import MSME, Platform, Shopper
 from sim.calendar import weekly_dates
 from sim.config import Config, parse_date, validate
+from sim.history import AgentHistory
 from sim.market import (
     Clearing,
     Ledger,
@@ -96,6 +97,7 @@ class EcommerceModel(mesa.Model):
         self.msme_agents: list[MSME | None] = [MSME(self, m) for m in range(self.msmes.n)]
 
         self.recorder = Recorder(self)
+        self.agent_history = AgentHistory(self) if cfg.agent_history.every_weeks else None
         self.ledger: Ledger | None = None
         self.clearing: Clearing | None = None
         self.shopper_week: ShopperWeek | None = None
@@ -109,6 +111,8 @@ class EcommerceModel(mesa.Model):
         self.current_date = self.dates[week]
         self.simulate_week(week)
         self.recorder.record(week)
+        if self.agent_history is not None:
+            self.agent_history.record(week)
         self.platforms_adapt_subsidies(week)
         self.update_offer()
         if week + 1 >= len(self.dates):

@@ -23,10 +23,24 @@ from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_
 
 SUMMARY = "summary.json"
 TIMESERIES = "timeseries.parquet"
+AGENTS = "agents.parquet"
+
+
+def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.DataFrame:
+    out = pd.concat(frames, ignore_index=True)
+    for col in categorical:
+        out[col] = out[col].astype("category")
+    return out
 
 
 def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
     """Run one scenario to the end of the horizon and return its tidy long table."""
+    return simulate_with_history(cfg, show_progress)[0]
+
+
+def simulate_with_history(cfg: Config, show_progress: bool = False
+                          ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run one scenario; return its tidy table and, if enabled, its agent history."""
     model = EcommerceModel(cfg)
     weeks = range(len(model.dates))
     if show_progress:
@@ -36,7 +50,8 @@ def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
                      file=sys.stderr)
     for _ in weeks:
         model.step()
-    return model.recorder.table()
+    history = model.agent_history.table() if model.agent_history is not None else None
+    return model.recorder.table(), history
 
 
 @contextmanager
@@ -76,7 +91,8 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float) -> dict:
         "results": scenarios,
         "wall_time_s": round(wall_s, 3),
         "package_version": sim.__version__,
-        "files": [TIMESERIES, "market_share.png", "msme_revenue.png"] if cfg.figures else [TIMESERIES],
+        "files": ([TIMESERIES] + ([AGENTS] if cfg.agent_history.every_weeks else [])
+                  + (["market_share.png", "msme_revenue.png"] if cfg.figures else [])),
     }
 
 
@@ -93,14 +109,17 @@ def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
     if resolved_config_yaml is not None:
         with atomic_path(out_dir / "resolved_config.yaml") as tmp:
             tmp.write_text(resolved_config_yaml)
-    tables = [simulate(cfg, show_progress)]
+    runs = [simulate_with_history(cfg, show_progress)]
     if counterfactual is not None and counterfactual.name != cfg.scenario.name:
-        tables.append(simulate(replace(cfg, scenario=counterfactual), show_progress))
-    table = pd.concat(tables, ignore_index=True)
-    for col in ("scenario", "metric", "entity"):
-        table[col] = table[col].astype("category")
+        runs.append(simulate_with_history(replace(cfg, scenario=counterfactual), show_progress))
+    tables = [table for table, _ in runs]
+    table = _concat(tables, ("scenario", "metric", "entity"))
     with atomic_path(out_dir / TIMESERIES) as tmp:
         table.to_parquet(tmp, index=False)
+    histories = [history for _, history in runs if history is not None]
+    if histories:
+        with atomic_path(out_dir / AGENTS) as tmp:
+            _concat(histories, ("scenario", "agent_type", "field")).to_parquet(tmp, index=False)
     if cfg.figures:
         from sim.plotting import plot_market_share, plot_msme_revenue
 

@@ -128,3 +128,21 @@ def test_no_progress_bar_when_not_on_a_terminal_and_no_mesa_step_logging(history
     log = (history_run / "__main__.log").read_text()
     assert "Step " not in log  # Mesa's per-step INFO lines are silenced
     assert "running history" in log
+
+
+def test_agent_history_is_opt_in_and_bounded(workdir: Path):
+    result = run_cli(*SMALL, "counterfactual=null", "figures=false", "agent_history.every_weeks=13",
+                     "agent_history.shopper_fields=[apps]", "hydra.run.dir=hist", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    agents = pd.read_parquet(workdir / "hist" / "agents.parquet")
+    assert sorted(agents["step"].unique()) == list(range(0, 261, 13))
+    msme = agents[agents["agent_type"] == "MSME"]
+    assert set(msme["field"].unique()) == {"revenue_idr", "price", "cash_idr", "storefronts"}
+    assert msme["agent_index"].nunique() == 500
+    shopper = agents[agents["agent_type"] == "Shopper"]
+    assert set(shopper["field"].unique()) == {"apps"} and shopper["value"].between(0, 6).all()
+    # Off by default: no agents.parquet in the default run.
+    assert not (workdir / "out" / "agents.parquet").exists()
+    too_big = run_cli(*SMALL, "agent_history.every_weeks=1", "agent_history.shopper_fields=[apps]",
+                      "agent_history.max_mb=1", cwd=workdir)
+    assert too_big.returncode != 0 and "agent_history.max_mb" in too_big.stderr
