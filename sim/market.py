@@ -35,23 +35,22 @@ def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarr
     and does not use it yet adopts it with probability p + q x (share of her ties using it),
     combined as independent chances.
 
-    Only those candidates are touched, so the cost falls as apps saturate. Adoption does not
-    depend on policy, so the candidates, and the uniforms drawn for them, are the same in every
-    scenario with the same seed.
+    Only those candidates are touched, and the count of each shopper's ties using each app is
+    kept up to date from the week's new adopters (through the followers index), so the cost
+    falls as apps saturate. Adoption does not depend on policy, so the candidates, and the
+    uniforms drawn for them, are the same in every scenario with the same seed.
     """
     degree = sh.ties.shape[0]
     for j in np.flatnonzero(launched):
         candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
         if candidates.size == 0:
             continue
-        using = sh.adopted[j]
-        ties_using = np.zeros(candidates.size, dtype=np.uint8)
-        for slot in sh.ties:
-            ties_using += using[slot[candidates]]
-        tie_share = ties_using * np.float32(1.0 / degree) if degree else ties_using
+        tie_share = sh.ties_using[j, candidates] * np.float32(1.0 / max(degree, 1))
         stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
         u = rng.random(candidates.size, dtype=np.float32)
-        sh.adopted[j, candidates[u < 1.0 - stay_out]] = True
+        adopters = candidates[u < 1.0 - stay_out]
+        sh.adopted[j, adopters] = True
+        np.add.at(sh.ties_using[j], sh.followers_of(adopters), 1)
 
 
 def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
@@ -78,23 +77,28 @@ def nested_logit_draw(utility: np.ndarray, available: np.ndarray, u: np.ndarray,
     uniform per chooser (inverse CDF) keeps choices comparable across scenarios (common random
     numbers).
     """
-    online = np.where(available[:-1], utility[:-1] / np.float32(nest_lambda), -np.inf)
+    f32 = np.float32
+    online = np.multiply(utility[:-1], f32(1.0 / nest_lambda))
+    np.copyto(online, f32(-np.inf), where=~available[:-1])
     top = online.max(axis=0)
-    any_online = np.isfinite(top)
-    top = np.where(any_online, top, 0.0)
-    within = np.exp(online - top[None, :])
-    within_sum = np.maximum(within.sum(axis=0), 1e-30)
-    inclusive = np.where(any_online, nest_lambda * (top + np.log(within_sum)), -np.inf)
-    offline = utility[-1]
-    level = np.maximum(inclusive, offline)
-    p_online = np.exp(inclusive - level) / (np.exp(inclusive - level) + np.exp(offline - level))
-    scale = p_online / within_sum
-    # Inverse CDF over storefronts then offline: count the cumulative thresholds below u.
-    choice = np.zeros(u.shape[0], dtype=np.int64)
-    running = np.zeros(u.shape[0])
-    for row in within:
-        running += row * scale
-        choice += running < u
+    any_online = top > -np.inf
+    top[~any_online] = 0.0
+    online -= top
+    np.exp(online, out=online)  # within-nest weights, unnormalised
+    within_sum = online.sum(axis=0)
+    within_sum[~any_online] = 1.0
+    inclusive = f32(nest_lambda) * (top + np.log(within_sum))
+    with np.errstate(over="ignore"):
+        p_online = np.where(any_online, 1.0 / (1.0 + np.exp(utility[-1] - inclusive)), 0.0)
+    # Inverse CDF over storefronts then offline: P(channel <= j) = p_online x cumsum(w)_j / sum(w),
+    # so compare the running weight sum with u x sum(w) / p_online and count thresholds below.
+    with np.errstate(divide="ignore"):
+        target = (u * within_sum / p_online).astype(f32)
+    choice = np.zeros(u.shape[0], dtype=np.int8)
+    running = np.zeros(u.shape[0], dtype=f32)
+    for row in online:
+        running += row
+        choice += running < target
     return choice
 
 

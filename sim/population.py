@@ -33,6 +33,16 @@ class Shoppers:
     adopted: np.ndarray  # (platforms, n) bool: apps the shopper uses
     habit: np.ndarray  # (platforms + 1, n) habit stock per channel; the last row is offline
     ties: np.ndarray  # (degree, n) int32: ties[k, i] is shopper i's k-th tie in the social network
+    followers: np.ndarray  # int32, grouped by shopper: who has shopper k among her ties
+    followers_ptr: np.ndarray  # (n + 1,) int64: followers[ptr[k]:ptr[k + 1]] follow shopper k
+    ties_using: np.ndarray  # (platforms, n) uint8: how many of a shopper's ties use each app
+
+    def followers_of(self, shoppers: np.ndarray) -> np.ndarray:
+        """Everyone who has one of ``shoppers`` among her ties (once per tie)."""
+        starts, ends = self.followers_ptr[shoppers], self.followers_ptr[shoppers + 1]
+        lengths = ends - starts
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return self.followers[offsets + np.arange(lengths.sum())]
 
     @property
     def n(self) -> int:
@@ -91,6 +101,16 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     habit = np.zeros((n_platforms + 1, n), dtype=np.float32)
     habit[:n_platforms] = 0.5 * adopted
     habit[n_platforms] = 0.5
+    ties = small_world(n, cfg.network_degree, cfg.network_rewire_prob, rng)
+    # Reverse adjacency (followers of each shopper), so that counts of ties using an app can be
+    # kept up to date from the week's new adopters alone instead of recounted for everyone.
+    flat = ties.ravel()
+    order = np.argsort(flat, kind="stable")
+    followers = (order % n).astype(np.int32)
+    followers_ptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=n))])
+    ties_using = np.zeros((n_platforms, n), dtype=np.uint8)
+    for slot in ties:
+        ties_using += adopted[:, slot]
     return Shoppers(
         weight=cfg.population / n,
         budget=(cfg.budget_median_idr * rng.lognormal(0.0, cfg.budget_sigma, n)).astype(np.float32),
@@ -105,7 +125,7 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
         evade_draw=rng.random(n).astype(np.float32),
         adopted=adopted,
         habit=habit,
-        ties=small_world(n, cfg.network_degree, cfg.network_rewire_prob, rng),
+        ties=ties, followers=followers, followers_ptr=followers_ptr, ties_using=ties_using,
     )
 
 

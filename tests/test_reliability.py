@@ -109,5 +109,10 @@ def test_invariants_hold_every_week(cfg: Config):
         if compliance == 1.0:
             banned = model.policy.banned[week]
             assert (clearing.gmv_idr[:-1][banned] == 0).all()
+        # The running count of each shopper's ties using each app matches a recount.
+        recount = np.zeros_like(model.shoppers.ties_using)
+        for slot in model.shoppers.ties:
+            recount += model.shoppers.adopted[:, slot]
+        np.testing.assert_array_equal(recount, model.shoppers.ties_using)
         # Firms that were out at the start of the week sell nothing; firms out now list nowhere.
         assert (clearing.sold_idr[~was_active] == 0).all() and not ms.listed[~active].any()
