@@ -15,6 +15,8 @@ Reports (``--json`` prints them as one JSON object on the last line):
 - ``numpy_kernel_shopper_steps_per_s`` and ``ratio_vs_numpy_kernel``: the engine's shopper kernel
   (sim.market) on preallocated arrays with no model around it;
 - ``linearity``: time ratio of the two largest runs against their shopper ratio.
+With ``--sweep``: ``sweep``, a 20-run sweep at default scale (history, seeds 0-19, no
+counterfactual, no figures) run serially and with joblib on 2 workers, and the speed-up.
 """
 
 from __future__ import annotations
@@ -154,14 +156,45 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
             "within_5_se": bool((np.abs(p_numpy - p_mesa) <= 5 * se + 1e-4).all())}
 
 
+def sweep_speedup(runs: int = 20) -> dict:
+    """Wall time of the same sweep with the basic (serial) launcher and with joblib, 2 workers,
+    and whether both gave the same numbers."""
+    import pandas as pd
+
+    common = ["--multirun", "counterfactual=null", "figures=false", f"seed=range({runs})"]
+    out: dict = {"runs": runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("serial_s", []), ("joblib_2_workers_s",
+                                                ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"])):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sim", *common, *extra,
+                            f"hydra.sweep.dir={tmp}/{name}"], cwd=tmp, check=True,
+                           capture_output=True)
+            out[name] = round(time.perf_counter() - started, 1)
+        tables = [pd.read_parquet(Path(tmp) / name / "sweep.parquet")
+                  .sort_values(["seed", "metric", "entity", "step"])["value"].to_numpy()
+                  for name in ("serial_s", "joblib_2_workers_s")]
+        out["same_numbers"] = bool(np.array_equal(*tables))
+    out["speedup"] = round(out["serial_s"] / out["joblib_2_workers_s"], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Engine benchmark")
     parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only the 20-run sweep, serial against joblib on 2 workers")
     parser.add_argument("--scale-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
         scale_child(*args.scale_child)
+        return
+    if args.sweep:
+        report = {"machine": machine(), "sweep": sweep_speedup()}
+        print(f"sweep: {report['sweep']}")
+        if args.json:
+            print(json.dumps(report))
         return
 
     sizes = [(10_000, 5_000), (100_000, 20_000)] if args.quick else [

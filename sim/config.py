@@ -198,6 +198,7 @@ class Config:
     counterfactual: str | None = "no_policy"
     progress: str = "auto"  # auto | on | off
     figures: bool = True
+    force: bool = False  # rerun even if summary.json shows this run finished with this config
     agent_history: AgentHistoryConfig = field(default_factory=AgentHistoryConfig)
 
 

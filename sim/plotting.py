@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
@@ -118,3 +119,193 @@ def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig], path
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+
+EFFECT_WEEKS = 13
+EFFECT_PANELS = [
+    ("Online GMV", "online_gmv_idr", "all"),
+    ("Offline sales", "offline_sales_idr", "offline"),
+    ("Local producers' revenue", "msme_revenue_idr", "local"),
+    ("Resellers of imports' revenue", "msme_revenue_idr", "import_reseller"),
+]
+
+
+def band(values: pd.DataFrame) -> pd.DataFrame:
+    """Mean, 5th and 95th percentile across the columns (seeds) of a (date x seed) frame."""
+    import numpy as np
+
+    array = values.to_numpy(dtype=float)
+    percentile = np.nanpercentile if np.isnan(array).any() else np.percentile
+    low, high = percentile(array, [5, 95], axis=1)
+    return pd.DataFrame({"mean": values.mean(axis=1), "low": low, "high": high},
+                        index=values.index)
+
+
+def _by_seed(rows: pd.DataFrame, smooth: int) -> pd.DataFrame:
+    wide = rows.pivot_table(index="date", columns="seed", values="value", aggfunc="mean")
+    return wide.rolling(smooth, min_periods=1).mean()
+
+
+def _own_rows(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run's rows for its own scenario (not its counterfactual's)."""
+    ok = runs[runs["status"] == "ok"]
+    scenario_of_run = dict(zip(ok["run"].astype(str), ok["scenario"].astype(str), strict=True))
+    expected = table["run"].astype("category").map(scenario_of_run).astype(object).to_numpy()
+    return table[expected == table["scenario"].astype(object).to_numpy()]
+
+
+def _scenario_of(runs: pd.DataFrame, variant: str, sweep_dir: Path) -> ScenarioConfig:
+    import json
+
+    from omegaconf import OmegaConf
+
+    run = runs[(runs["variant"] == variant) & (runs["status"] == "ok")]["run"].iloc[0]
+    config = json.loads((sweep_dir / run / "summary.json").read_text())["config"]
+    merged = OmegaConf.merge(OmegaConf.structured(ScenarioConfig), config["scenario"])
+    return OmegaConf.to_object(merged)
+
+
+def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[plt.Figure, list[plt.Axes]]:
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 1.0),
+                             sharex=True, sharey=True, squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def plot_sweep(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> list[str]:
+    """Comparison figures of a sweep; returns the file names written."""
+    own = _own_rows(table, runs)
+    variants = list(dict.fromkeys(runs.loc[runs["status"] == "ok", "variant"]))
+    written = [_plot_sweep_shares(own, runs, variants, sweep_dir),
+               _plot_sweep_revenue(own, variants, sweep_dir)]
+    effect = _plot_sweep_effect(table, own, runs, variants, sweep_dir)
+    return written + ([effect] if effect else [])
+
+
+def _plot_sweep_shares(own: pd.DataFrame, runs: pd.DataFrame, variants: list[str],
+                       sweep_dir: Path) -> str:
+    fig, axes = _grid(len(variants))
+    shares = own[own["metric"] == "gmv_share"]
+    for ax, variant in zip(axes, variants, strict=True):
+        rows = shares[shares["variant"] == variant]
+        seeds = rows["seed"].nunique()
+        for name in map(str, rows["entity"].unique()):
+            b = band(_by_seed(rows[rows["entity"] == name], SMOOTH_WEEKS)) * 100
+            colour = PLATFORM_COLOURS.get(name)
+            ax.plot(b.index, b["mean"], color=colour, lw=1.4, label=name)
+            ax.fill_between(b.index, b["low"], b["high"], color=colour, alpha=0.2, lw=0)
+        ax.set_title(f"{variant} ({seeds} seeds)", fontsize=9.5, loc="left")
+        _format_time_axis(ax)
+        _mark_dates(ax, _scenario_of(runs, variant, sweep_dir))
+    axes[0].set_ylabel("Share of online GMV (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=6, fontsize=8, frameon=False, loc="lower center")
+    fig.suptitle("GMV share by storefront: mean across seeds and 90% band (4-week mean); "
+                 "dotted lines: the variant's policy dates", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    fig.savefig(sweep_dir / "market_share.png", dpi=110)
+    plt.close(fig)
+    return "market_share.png"
+
+
+def _mark_dates(ax: plt.Axes, scenario: ScenarioConfig) -> None:
+    for day, _ in policy_events(scenario):
+        ax.axvline(pd.Timestamp(day), color="0.35", lw=0.7, ls=":", zorder=0)
+
+
+def _variant_colours(variants: list[str]) -> dict[str, str]:
+    cmap = plt.get_cmap("tab10")
+    return {v: matplotlib.colors.to_hex(cmap(i % 10)) for i, v in enumerate(variants)}
+
+
+def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str], sweep_dir: Path) -> str:
+    colours = _variant_colours(variants)
+    panels = [("Local producers", "local"), ("Resellers of imports", "import_reseller"),
+              ("Cross-border sellers", "cross_border")]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), sharex=True)
+    revenue = own[own["metric"] == "msme_revenue_idr"]
+    for ax, (title, entity) in zip(axes, panels, strict=True):
+        for variant in variants:
+            rows = revenue[(revenue["variant"] == variant) & (revenue["entity"] == entity)]
+            b = band(_by_seed(rows, SMOOTH_WEEKS)) / 1e12
+            ax.plot(b.index, b["mean"], color=colours[variant], lw=1.3, label=variant)
+            ax.fill_between(b.index, b["low"], b["high"], color=colours[variant], alpha=0.18, lw=0)
+        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_ylabel("Revenue (IDR trillion per week)")
+        ax.set_ylim(bottom=0)
+        _format_time_axis(ax)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False,
+               loc="lower center")
+    fig.suptitle("MSME revenue by origin: mean across seeds and 90% band (4-week mean)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.savefig(sweep_dir / "msme_revenue.png", dpi=110)
+    plt.close(fig)
+    return "msme_revenue.png"
+
+
+def _counterfactual_rows(table: pd.DataFrame, own: pd.DataFrame,
+                         runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run, the counterfactual it is compared with, paired by seed: its own counterfactual
+    rows if it carried them, else the sweep's no_policy run with the same seed."""
+    pieces = []
+    ok = runs[runs["status"] == "ok"]
+    baseline = ok[ok["scenario"] == "no_policy"]
+    by_run = {str(k): v for k, v in table.groupby("run", observed=True)}
+    own_by_run = {str(k): v for k, v in own.groupby("run", observed=True)}
+    for run in ok.itertuples():
+        if run.scenario == "no_policy":
+            continue
+        cf = getattr(run, "counterfactual", None)
+        if isinstance(cf, str) and cf and cf != run.scenario:
+            rows = by_run[run.run]
+            rows = rows[rows["scenario"] == cf]
+        else:
+            match = baseline[baseline["seed"] == run.seed]
+            if match.empty:
+                continue
+            rows = own_by_run[str(match["run"].iloc[0])]
+        pieces.append(rows.assign(pair_run=run.run, variant=run.variant))
+    return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+
+
+def _plot_sweep_effect(table: pd.DataFrame, own: pd.DataFrame, runs: pd.DataFrame,
+                       variants: list[str], sweep_dir: Path) -> str | None:
+    cf = _counterfactual_rows(table, own, runs)
+    if cf.empty:
+        return None
+    variants = [v for v in variants if v in set(cf["variant"])]
+    colours = _variant_colours(variants)
+    fig, axes = plt.subplots(2, 2, figsize=(14, 8.5), sharex=True)
+    for ax, (title, metric, entity) in zip(axes.flat, EFFECT_PANELS, strict=True):
+        for variant in variants:
+            mine = own[(own["variant"] == variant) & (own["metric"] == metric)
+                       & (own["entity"] == entity)]
+            base = cf[(cf["variant"] == variant) & (cf["metric"] == metric)
+                      & (cf["entity"] == entity)]
+            a = _by_seed(mine, EFFECT_WEEKS)
+            b = _by_seed(base, EFFECT_WEEKS).reindex(columns=a.columns)
+            b = band(100 * (a / b - 1))
+            ax.plot(b.index, b["mean"], color=colours[variant], lw=1.3, label=variant)
+            ax.fill_between(b.index, b["low"], b["high"], color=colours[variant], alpha=0.18, lw=0)
+        ax.axhline(0, color="0.3", lw=0.8)
+        _mark_dates(ax, _scenario_of(runs, variants[0], sweep_dir))
+        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_ylabel("Difference from counterfactual (%)")
+        _format_time_axis(ax)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False,
+               loc="lower center")
+    fig.suptitle("Policy effect: scenario minus its counterfactual, paired by seed "
+                 f"(mean and 90% band, {EFFECT_WEEKS}-week mean)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    fig.savefig(sweep_dir / "policy_effect.png", dpi=110)
+    plt.close(fig)
+    return "policy_effect.png"

@@ -1,0 +1,129 @@
+"""Sweeps: progress lines, resumption, failure records, and the Hydra callback that aggregates.
+
+Each run of a multirun writes into its own directory under ``hydra.sweep.dir``. A run whose
+``summary.json`` exists with the same config is skipped when the sweep is run again (unless
+``force=true``); a run that raises leaves ``error.json`` instead, the other runs go on, and the
+aggregate step at the end lists it and makes the sweep exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import Config
+from sim.run import SUMMARY, write_json
+
+ERROR = "error.json"
+PROGRESS_START = ".sweep_start.json"
+PROGRESS_LOG = ".sweep_progress.log"
+
+
+IRRELEVANT_TO_RESULTS = ("force", "progress")
+
+
+def comparable(config: Config | dict) -> Any:
+    """The config as summary.json stores it, less the keys that do not change results, for
+    comparing a finished run with a new request."""
+    plain = json.loads(json.dumps(asdict(config) if isinstance(config, Config) else config,
+                                  default=str))
+    for key in IRRELEVANT_TO_RESULTS:
+        plain.pop(key, None)
+    return plain
+
+
+def completed_summary(out_dir: Path, config: Config) -> dict | None:
+    """The run's summary if it finished before with exactly this config, else None."""
+    path = out_dir / SUMMARY
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    same = "config" in summary and comparable(summary["config"]) == comparable(config)
+    return summary if same else None
+
+
+def record_failure(out_dir: Path, err: BaseException) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / ERROR, {
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": "".join(traceback.format_exception(err)),
+    })
+
+
+def clear_failure(out_dir: Path) -> None:
+    (out_dir / ERROR).unlink(missing_ok=True)
+
+
+def count_jobs(cfg: DictConfig) -> int:
+    """How many jobs the basic sweeper will make of this multirun's overrides and params."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = cfg.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(cfg.hydra.overrides.task)
+    overrides = OverridesParser.create().parse_overrides(arguments)
+    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+
+
+def report_progress(sweep_dir: Path, run_name: str, status: str) -> str:
+    """Append this run to the sweep's progress log and return one line: done, left, time left."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(sweep_dir / PROGRESS_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{time.time():.3f} {status} {run_name}\n".encode())
+    finally:
+        os.close(fd)
+    start_file = sweep_dir / PROGRESS_START
+    start = json.loads(start_file.read_text()) if start_file.is_file() else None
+    done = len((sweep_dir / PROGRESS_LOG).read_text().splitlines())
+    if not start:
+        return f"[sweep] {status} {run_name} ({done} finished)"
+    total = start["total"]
+    left = max(total - done, 0)
+    elapsed = time.time() - start["started"]
+    eta = elapsed / max(done, 1) * left
+    return (f"[sweep] {status} {run_name}: {done}/{total} finished, {left} left, "
+            f"about {_duration(eta)} to go")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class SweepCallback(Callback):
+    """Hydra callback: start the progress count, and aggregate the sweep when it ends."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PROGRESS_LOG).unlink(missing_ok=True)
+        write_json(sweep_dir / PROGRESS_START, {"started": time.time(),
+                                                "total": count_jobs(config)})
+        print(f"[sweep] {count_jobs(config)} runs into {sweep_dir}", flush=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from sim.aggregate import aggregate
+
+        sweep_dir = Path(OmegaConf.select(config, "hydra.sweep.dir"))
+        result = aggregate(sweep_dir)
+        print(result.report(), flush=True)
+        if len(result.failed):
+            # Hydra turns a callback's exception into a warning; a failed sweep must exit non-zero.
+            print(f"[sweep] {len(result.failed)} run(s) failed; see {sweep_dir / 'runs.csv'}",
+                  file=sys.stderr, flush=True)
+            sys.exit(1)

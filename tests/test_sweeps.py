@@ -1,0 +1,146 @@
+"""Sweeps: launchers, experiments, aggregation, failures, resumption, same numbers everywhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from sim.hydra_app import config_dir, register_configs
+from sim.model import EcommerceModel
+from sim.sweep import count_jobs
+from tests.conftest import run_cli, small_config
+
+TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false"]
+SWEEP = [*TINY, "scenario=no_policy,ban_only", "seed=0,1", "counterfactual=null"]
+
+
+def _values(sweep_dir: Path) -> pd.DataFrame:
+    table = pd.read_parquet(sweep_dir / "sweep.parquet")
+    table = table[["scenario", "seed", "step", "metric", "entity", "value"]].astype(
+        {"scenario": str, "metric": str, "entity": str})
+    return table.sort_values(["scenario", "seed", "metric", "entity", "step"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def serial_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    cwd = tmp_path_factory.mktemp("serial")
+    result = run_cli("--multirun", *SWEEP, "hydra.sweep.dir=sweep", cwd=cwd)
+    return cwd / "sweep", result
+
+
+def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
+    sweep, result = serial_sweep
+    assert result.returncode == 0, result.stderr
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert len(runs) == 4 and (runs["status"] == "ok").all()
+    assert {"ov.scenario", "ov.seed", "wall_time_s", "share_2024_Shopee",
+            "msme_revenue_2024_local_idr"} <= set(runs.columns)
+    assert len(set(runs["run"])) == 4  # every run wrote its own directory
+    table = pd.read_parquet(sweep / "sweep.parquet")
+    assert {"run", "variant", "ov.scenario", "ov.seed", "metric", "entity", "value"} <= set(
+        table.columns)
+    assert set(table["ov.scenario"]) == {"no_policy", "ban_only"}
+    for name in ("market_share.png", "msme_revenue.png", "policy_effect.png"):
+        assert (sweep / name).stat().st_size > 20_000
+
+
+def test_sweep_prints_one_progress_line_per_run(serial_sweep):
+    _, result = serial_sweep
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[sweep] done")]
+    assert len(lines) == 4
+    assert "4/4 finished, 0 left" in lines[-1] and "to go" in lines[0]
+
+
+def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_path: Path):
+    serial, _ = serial_sweep
+    for launcher in ("parallel", "cluster_local"):
+        result = run_cli("--multirun", *SWEEP, f"hydra/launcher={launcher}",
+                         "hydra.launcher.n_jobs=2" if launcher == "parallel" else
+                         "hydra.launcher.timeout_min=10", f"hydra.sweep.dir={launcher}",
+                         cwd=tmp_path)
+        assert result.returncode == 0, (launcher, result.stderr[-2000:])
+        pd.testing.assert_frame_equal(_values(tmp_path / launcher), _values(serial))
+
+
+def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Path):
+    result = run_cli("--multirun", *TINY, "scenario=no_policy", "counterfactual=null",
+                     "market.shoppers.network_degree=4,3", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    assert result.returncode != 0
+    runs = pd.read_csv(tmp_path / "sweep" / "runs.csv")
+    assert sorted(runs["status"]) == ["failed", "ok"]
+    failed = runs[runs["status"] == "failed"].iloc[0]
+    assert "market.shoppers.network_degree" in failed["error"]
+    again = subprocess.run([sys.executable, "-m", "sim.aggregate", str(tmp_path / "sweep")],
+                           capture_output=True, text=True)
+    assert again.returncode == 1 and "failed" in again.stdout
+
+
+def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
+    args = [sys.executable, "-m", "sim", "--multirun", "market.shoppers.n_agents=60000",
+            "market.msmes.n_agents=6000", "figures=false", "scenario=no_policy",
+            "counterfactual=null", "seed=0,1", "hydra.sweep.dir=sweep"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not list((tmp_path / "sweep").glob("*/summary.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # the second run is under way
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = list((tmp_path / "sweep").glob("*/summary.json"))
+    assert len(finished) == 1, "kill came too late to test a run killed midway"
+    first_mtime = finished[0].stat().st_mtime
+    resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.count("[sweep] skipped") == 1
+    assert resumed.stdout.count("[sweep] done") == 1
+    assert finished[0].stat().st_mtime == first_mtime
+    assert len(list((tmp_path / "sweep").glob("*/summary.json"))) == 2
+    forced = subprocess.run([*args, "force=true", "market.shoppers.n_agents=2000",
+                             "market.msmes.n_agents=500"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600)
+    assert forced.returncode == 0 and forced.stdout.count("[sweep] done") == 2
+
+
+@pytest.mark.parametrize(("experiment", "jobs"), [
+    ("policy_comparison", 70), ("enforcement", 25), ("ban_timing", 20), ("local_priority", 25),
+    ("commission", 20)])
+def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    assert count_jobs(cfg) == jobs
+    assert cfg.hydra.sweep.dir == f"results/sweeps/{experiment}"
+
+
+def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
+    result = run_cli("--multirun", "experiment=policy_comparison", *TINY, "seed=0",
+                     "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweep = tmp_path / "results" / "sweeps" / "policy_comparison"
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert len(runs) == 7 and (runs["status"] == "ok").all()
+    assert (sweep / "policy_effect.png").is_file()
+
+
+def test_common_random_numbers_across_scenarios():
+    """Same seed: same population, same adoption path, same weekly shocks in every scenario."""
+    history = EcommerceModel(small_config("scenario=history", "seed=5"))
+    free = EcommerceModel(small_config("scenario=no_policy", "seed=5"))
+    np.testing.assert_array_equal(history.shoppers.budget, free.shoppers.budget)
+    np.testing.assert_array_equal(history.shoppers.ties, free.shoppers.ties)
+    np.testing.assert_array_equal(history.msmes.scale, free.msmes.scale)
+    history.run()
+    free.run()
+    np.testing.assert_array_equal(history.shoppers.adopted, free.shoppers.adopted)
+    assert history.shopper_rng.bit_generator.state == free.shopper_rng.bit_generator.state
+    assert history.seller_rng.bit_generator.state == free.seller_rng.bit_generator.state
