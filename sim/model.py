@@ -136,6 +136,7 @@ class EcommerceModel(mesa.Model):
         self.shopper_week = self.shoppers_go_shopping(week)
         self.clearing = self.sellers_fill_orders(week)
         self.ledger = settle_payments(self.clearing.gmv_idr, self.subsidy, self.commission)
+        self.last_gmv_idr = self.clearing.gmv_idr
         self.sellers_book_the_week(week)
         self.firms_exit_and_enter()
 

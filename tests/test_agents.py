@@ -65,3 +65,11 @@ def test_platform_operator_changes_at_the_deal():
     assert owners[dt.date(2023, 12, 4)] == "ByteDance"
     assert owners[dt.date(2023, 12, 11)] == "Tokopedia group"
     assert tiktok.commission == 0.10 and tiktok.may_transact is not False
+
+
+def test_platform_reports_last_weeks_gmv():
+    model = _model("scenario=no_policy")
+    for _ in range(5):
+        model.step()
+    shopee = next(p for p in model.agents_by_type[Platform] if p.name == "Shopee")
+    assert shopee.gmv_idr == model.clearing.gmv_idr[0] > 0

@@ -75,3 +75,35 @@ def test_every_row_has_unit_default_meaning_and_source(rows):
     empty = [f"line {number} {row['key']}: {column}" for number, row in rows
              for column in REQUIRED if not row[column]]
     assert not empty, "empty cells in docs/parameters.md:\n  " + "\n  ".join(empty)
+
+
+def test_documented_defaults_are_the_composed_defaults():
+    """The default column says what `python -m sim` actually uses (tools/sync_param_docs.py)."""
+    from sim.config import Config
+    from sim.hydra_app import compose_config
+    from tools.sync_param_docs import DOCS, default_cell
+
+    cfg, schema = compose_config([]), Config()
+    known = schema_keys()
+    stale = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        columns = None
+        for number, line in enumerate(lines, start=1):
+            if not line.lstrip().startswith("|"):
+                columns = None
+                continue
+            row = cells(line)
+            if columns is None:
+                columns = row
+                continue
+            if "key" not in columns or "default" not in columns:
+                continue
+            keys = BACKTICKED.findall(row[columns.index("key")])
+            if len(keys) != 1 or keys[0] not in known:
+                continue
+            expected = default_cell(keys[0], cfg, schema)
+            if row[columns.index("default")] != expected:
+                stale.append(f"{path.name}:{number} {keys[0]}: {row[columns.index('default')]!r}"
+                             f" should be {expected!r}")
+    assert not stale, "run python tools/sync_param_docs.py:\n" + "\n".join(stale)

@@ -113,6 +113,9 @@ def write_back(fitted: dict[str, float], cfg: Config) -> None:
                   rf"\g<1>{round(cfg.market.shoppers.impulse_rate, 4)}", text)
     path.write_text(text)
     print(f"wrote {path}")
+    from tools.sync_param_docs import main as sync_docs
+
+    sync_docs()  # the documented defaults follow the fitted values
 
 
 if __name__ == "__main__":
