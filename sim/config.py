@@ -199,6 +199,8 @@ class Config:
     progress: str = "auto"  # auto | on | off
     figures: bool = True
     force: bool = False  # rerun even if summary.json shows this run finished with this config
+    point_file: str = ""  # CSV of parameter points (columns are config keys), for sampled sweeps
+    point: int = -1  # row of point_file whose values override the config (-1 = none)
     agent_history: AgentHistoryConfig = field(default_factory=AgentHistoryConfig)
 
 

@@ -39,10 +39,30 @@ def to_config(cfg: DictConfig) -> Config:
     """A composed Hydra config (``hydra`` node dropped) as a validated ``Config``."""
     plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     plain.pop("hydra", None)
+    apply_point(plain)
     config = _as_dataclass(plain, Config)
     assert isinstance(config, Config)
     validate(config)
     return config
+
+
+def apply_point(node: DictConfig) -> None:
+    """Override the config with row ``point`` of ``point_file``: how a sampled design (Morris,
+    Sobol) runs through an ordinary Hydra multirun, ``point=range(N)``."""
+    path, point = node.get("point_file", ""), node.get("point", -1)
+    if not path:
+        return
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise ConfigError("point_file", f"{path} is not a file")
+    points = pd.read_csv(path)
+    if not 0 <= point < len(points):
+        raise ConfigError("point", f"{point} is not a row of {path} (0 to {len(points) - 1})")
+    for key, value in points.iloc[point].items():
+        if OmegaConf.select(node, str(key), default="__missing__") == "__missing__":
+            raise ConfigError(str(key), f"column of {path} is not a config key")
+        OmegaConf.update(node, str(key), float(value), merge=False)
 
 
 def load_scenario(name: str) -> ScenarioConfig:

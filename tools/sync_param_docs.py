@@ -24,6 +24,8 @@ KEY_CELL = re.compile(r"^`([^`]+)`$")
 def fmt(value: Any) -> str:
     if value is None:
         return "null"
+    if value == "":
+        return '""'
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
