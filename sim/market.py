@@ -90,15 +90,17 @@ def nested_logit_draw(utility: np.ndarray, available: np.ndarray, u: np.ndarray,
     inclusive = f32(nest_lambda) * (top + np.log(within_sum))
     with np.errstate(over="ignore"):
         p_online = np.where(any_online, 1.0 / (1.0 + np.exp(utility[-1] - inclusive)), 0.0)
-    # Inverse CDF over storefronts then offline: P(channel <= j) = p_online x cumsum(w)_j / sum(w),
-    # so compare the running weight sum with u x sum(w) / p_online and count thresholds below.
-    with np.errstate(divide="ignore"):
-        target = (u * within_sum / p_online).astype(f32)
+    # Inverse CDF over storefronts then offline: P(channel <= j) = p_online x cumsum(w)_j / sum(w);
+    # the choice is the first channel whose running weight sum exceeds u x sum(w) / p_online, so
+    # count the running sums at or below it (a zero-weight channel is never chosen, even at u = 0;
+    # with no online chance at all the target is infinite and the choice is offline).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target = np.where(p_online > 0, u * within_sum / p_online, np.inf).astype(f32)
     choice = np.zeros(u.shape[0], dtype=np.int8)
     running = np.zeros(u.shape[0], dtype=f32)
     for row in online:
         running += row
-        choice += running < target
+        choice += running <= target
     return choice
 
 

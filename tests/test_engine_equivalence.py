@@ -35,3 +35,18 @@ def test_adoption_probability_matches_the_bass_formula():
     se = np.sqrt(0.05 * 0.95 / reachable.sum())
     assert abs(rate - 0.05) < 5 * se
     assert not sh.adopted[j][~reachable].any()
+
+
+def test_nested_logit_never_picks_an_unavailable_channel_even_at_the_edges():
+    from sim.market import nested_logit_draw
+
+    utility = np.array([[0.0, 0.0, 0.0], [1.0, -50.0, 0.0], [0.0, 0.0, 60.0]], dtype=np.float32).T
+    available = np.array([[False, True, True], [True, False, True], [True, True, True]]).T
+    for u in (0.0, 1e-9, 0.5, 0.999999):
+        choice = nested_logit_draw(utility.copy(), available, np.full(3, u, np.float32), 0.5)
+        assert available[choice, np.arange(3)].all(), (u, choice)
+    # No storefront open at all: offline, whatever u is.
+    closed = np.zeros_like(available)
+    closed[-1] = True
+    for u in (0.0, 0.7):
+        assert (nested_logit_draw(utility.copy(), closed, np.full(3, u, np.float32), 0.5) == 2).all()
