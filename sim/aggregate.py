@@ -102,10 +102,7 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
                        scenario=summary["scenario"], seed=summary["seed"],
                        counterfactual=summary.get("counterfactual"), **_annual_columns(summary))
             table = pd.read_parquet(run_dir / TIMESERIES)
-            table.insert(0, "variant", row["variant"])
             table.insert(0, "run", run_dir.name)
-            for key, value in overrides.items():
-                table[f"ov.{key}"] = value
             tables.append(table)
         elif error_path.is_file():
             row.update(status="failed", error=json.loads(error_path.read_text())["error"])
@@ -126,8 +123,13 @@ def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
     result.files.append("runs.csv")
     if tables:
         table = pd.concat(tables, ignore_index=True)
-        for col in ("run", "variant", "scenario", "metric", "entity"):
+        for col in ("run", "scenario", "metric", "entity"):
             table[col] = table[col].astype("category")
+        # Per-run columns by mapping the categorical run column: cheap even for many runs.
+        by_run = runs.set_index("run")
+        table.insert(1, "variant", table["run"].map(by_run["variant"]))
+        for col in [c for c in runs.columns if c.startswith("ov.")]:
+            table[col] = table["run"].map(by_run[col].astype(str))
         with atomic_path(sweep_dir / "sweep.parquet") as tmp:
             table.to_parquet(tmp, index=False)
         result.files.append("sweep.parquet")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,7 +271,7 @@ def _write_report(folder: Path, rows: list[dict], best, market_out: Path, comple
     lines = [f"# Calibration report: study `{folder.name}`", "",
              f"{completed} completed trials; best trial {best.number}, loss {best.value:.4f} "
              "(mean squared z-score over the targets). Fitted config: "
-             f"`{market_out}`.", "",
+             f"`{os.path.relpath(market_out)}`.", "",
              "| target | data | model | error in tolerances (z) | source |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['data']:.4g} | {r['model']:.4g} | {r['z']:+.2f} | "

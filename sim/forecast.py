@@ -71,7 +71,7 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
         rows = table[table["year"] == year].set_index("storefront").loc[names]
         x = np.arange(len(names)) + (k - (len(YEARS) - 1) / 2) * width
         ax.bar(x, 100 * rows["mean"], width, alpha=0.35 + 0.3 * k,
-               color=[PLATFORM_COLOURS.get(n, "0.5") for n in names], label=str(year))
+               color=[PLATFORM_COLOURS.get(n, "0.5") for n in names])
         ax.errorbar(x, 100 * rows["mean"], yerr=[100 * (rows["mean"] - rows["p5"]),
                                                   100 * (rows["p95"] - rows["mean"])],
                     fmt="none", ecolor="0.2", capsize=3, lw=1)
@@ -79,7 +79,12 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     ax.set_ylabel("Share of annual online GMV (%)")
     ax.set_title(f"Forecast under history, 2023-2025 (bars: mean; whiskers: 90% band; {label})",
                  loc="left", fontsize=10)
-    ax.legend(title="year (lighter = earlier)", fontsize=8, frameon=False)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="0.35", alpha=0.35 + 0.3 * k, label=str(year))
+                       for k, year in enumerate(YEARS)],
+              title="year (each storefront's colour, lighter = earlier)", fontsize=8,
+              title_fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -178,10 +178,17 @@ def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[plt.Figure, 
     return fig, flat[:n]
 
 
+MAX_VARIANTS = 12
+
+
 def plot_sweep(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> list[str]:
-    """Comparison figures of a sweep; returns the file names written."""
-    own = _own_rows(table, runs)
+    """Comparison figures of a sweep; returns the file names written. A sampled design (every
+    run its own variant, as in a sensitivity analysis) has no readable comparison figure: past
+    MAX_VARIANTS variants none is drawn."""
     variants = list(dict.fromkeys(runs.loc[runs["status"] == "ok", "variant"]))
+    if len(variants) > MAX_VARIANTS:
+        return []
+    own = _own_rows(table, runs)
     written = [_plot_sweep_shares(own, runs, variants, sweep_dir),
                _plot_sweep_revenue(own, variants, sweep_dir)]
     effect = _plot_sweep_effect(table, own, runs, variants, sweep_dir)
