@@ -234,14 +234,9 @@ def figures(runs: list[dict], out: Path) -> list[str]:
     ax.scatter([2022] * len(data), data.value, marker="x", s=70, color="k", zorder=5,
                label="2022 data (Momentum Works)")
     ax.set_xticks(list(per_seed[0].index))
-    ax.set_ylabel("Share of annual online GMV (%)")
-    ax.set_title("Annual GMV shares under history: model (mean, 90% band over seeds) and data",
-                 loc="left", fontsize=10)
-    ax.legend(fontsize=7.5, ncol=2, frameon=False)
-    ax.grid(alpha=0.25)
-    fig.tight_layout()
-    fig.savefig(out / "validation_shares.png", dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "Share of annual online GMV (%)",
+            "Annual GMV shares under history: model (mean, 90% band over seeds) and data",
+            out / "validation_shares.png")
 
     fig, ax = plt.subplots(figsize=(9, 5))
     for scenario, style in (("history", "-"), ("no_policy", "--")):
@@ -260,15 +255,22 @@ def figures(runs: list[dict], out: Path) -> list[str]:
         ax.axvline(pd.Timestamp(day), color="0.4", ls=":")
         ax.annotate(label, (pd.Timestamp(day), 1.0), xycoords=("data", "axes fraction"),
                     xytext=(3, -12), textcoords="offset points", fontsize=8)
-    ax.set_ylabel("GMV (IDR trillion per week)")
-    ax.set_title("The ban in weekly GMV: history (solid) against no_policy (dashed), mean over seeds",
-                 loc="left", fontsize=10)
+    _finish(fig, ax, "GMV (IDR trillion per week)",
+            "The ban in weekly GMV: history (solid) against no_policy (dashed), mean over seeds",
+            out / "validation_ban.png")
+    return ["validation_shares.png", "validation_ban.png"]
+
+
+def _finish(fig, ax, ylabel: str, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left", fontsize=10)
     ax.legend(fontsize=7.5, ncol=2, frameon=False)
     ax.grid(alpha=0.25)
     fig.tight_layout()
-    fig.savefig(out / "validation_ban.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return ["validation_shares.png", "validation_ban.png"]
 
 
 def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds: int,

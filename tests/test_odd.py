@@ -14,17 +14,7 @@ from pathlib import Path
 
 import pytest
 
-try:  # one rule for "every key of the schema", shared with the docs/parameters.md test
-    from test_parameter_docs import schema_keys
-except ImportError:  # e.g. pytest --import-mode=importlib, where tests/ is not on sys.path
-    from sim.config import Config, PlatformConfig, dataclass_keys
-
-    def schema_keys() -> set[str]:
-        keys = set(dataclass_keys(Config()))
-        assert "market.platforms" in keys, "Config().market.platforms is no longer a leaf"
-        keys.remove("market.platforms")
-        return keys | {f"market.platforms.*.{name}" for name in dataclass_keys(PlatformConfig())}
-
+from tests.test_parameter_docs import assert_keys_match_schema
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
 HEADER = ["symbol", "key", "unit", "default", "source"]
@@ -137,16 +127,7 @@ def test_every_schema_key_is_in_the_table_exactly_once(table):
         keys = BACKTICKED.findall(row["key"])
         assert len(keys) == 1, f"ODD.md line {number}: expected one backticked key, got {row['key']!r}"
         listed += keys
-    duplicates = sorted({k for k in listed if listed.count(k) > 1})
-    expected = schema_keys()
-    missing = sorted(expected - set(listed))
-    extra = sorted(set(listed) - expected)
-    assert not missing and not extra and not duplicates, (
-        f"the parameter table of docs/ODD.md is out of step with sim/config.py:\n"
-        f"  missing (in the schema, not in the table): {missing}\n"
-        f"  extra (in the table, not in the schema): {extra}\n"
-        f"  listed more than once: {duplicates}"
-    )
+    assert_keys_match_schema(listed, "the parameter table of docs/ODD.md")
 
 
 def test_every_row_has_symbol_unit_default_and_source(table):

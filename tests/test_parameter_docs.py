@@ -53,22 +53,27 @@ def rows() -> list[tuple[int, dict[str, str]]]:
     return found
 
 
+def assert_keys_match_schema(listed: list[str], doc: str) -> None:
+    """Every schema key listed exactly once in ``doc``'s table, and nothing else."""
+    duplicates = sorted({k for k in listed if listed.count(k) > 1})
+    expected = schema_keys()
+    missing = sorted(expected - set(listed))
+    extra = sorted(set(listed) - expected)
+    assert not missing and not extra and not duplicates, (
+        f"{doc} is out of step with sim/config.py:\n"
+        f"  missing (in the schema, not in the table): {missing}\n"
+        f"  extra (in the table, not in the schema): {extra}\n"
+        f"  listed more than once: {duplicates}"
+    )
+
+
 def test_every_schema_key_is_documented_and_every_documented_key_exists(rows):
     documented: list[str] = []
     for number, row in rows:
         keys = BACKTICKED.findall(row["key"])
         assert keys, f"line {number}: no backticked key in the first column: {row['key']!r}"
         documented += keys
-    duplicates = sorted({k for k in documented if documented.count(k) > 1})
-    expected = schema_keys()
-    missing = sorted(expected - set(documented))
-    extra = sorted(set(documented) - expected)
-    assert not missing and not extra and not duplicates, (
-        f"docs/parameters.md is out of step with sim/config.py:\n"
-        f"  missing (in the schema, not documented): {missing}\n"
-        f"  extra (documented, not in the schema): {extra}\n"
-        f"  documented more than once: {duplicates}"
-    )
+    assert_keys_match_schema(documented, "docs/parameters.md")
 
 
 def test_every_row_has_unit_default_meaning_and_source(rows):
