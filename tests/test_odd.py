@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_parameter_docs import assert_keys_match_schema
+from tests.test_parameter_docs import assert_keys_match_schema, tables_with_header
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
 HEADER = ["symbol", "key", "unit", "default", "source"]
@@ -29,7 +29,6 @@ SECTIONS = [
     (6, r"Input data"),
     (7, r"Submodels"),
 ]
-CELL_SPLIT = re.compile(r"(?<!\\)\|")  # a pipe escaped as \| stays inside its cell
 BACKTICKED = re.compile(r"`([^`]+)`")
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 INLINE_MATH = re.compile(r"\$([^$]+?)\$", re.S)
@@ -40,30 +39,9 @@ NOT_BEFORE = {"\\bar", "\\hat", "\\tilde", "\\dot", "\\vec", "\\overline", "\\un
 NOT_AFTER = {"_"}
 
 
-def cells(line: str) -> list[str]:
-    return [c.strip() for c in CELL_SPLIT.split(line.strip().strip("|"))]
-
-
-def is_separator(row: list[str]) -> bool:
-    return all(set(c) <= set(":- ") for c in row)
-
-
 def parameter_table() -> tuple[int, list[tuple[int, dict[str, str]]]]:
     """(line number of the header, [(line number, row)]) of the one table whose header is HEADER."""
-    tables: list[tuple[int, list[tuple[int, dict[str, str]]]]] = []
-    header: list[str] | None = None
-    for number, line in enumerate(ODD.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.lstrip().startswith("|"):
-            header = None
-            continue
-        row = cells(line)
-        if header is None:
-            header = [c.lower() for c in row]
-            if header == HEADER:
-                tables.append((number, []))
-        elif header == HEADER and not is_separator(row):
-            assert len(row) == len(HEADER), f"ODD.md line {number}: {len(row)} cells, expected {len(HEADER)}"
-            tables[-1][1].append((number, dict(zip(HEADER, row, strict=True))))
+    tables = tables_with_header(ODD, HEADER)
     assert len(tables) == 1, (
         f"expected exactly one table with the header {' | '.join(HEADER)} in {ODD}, found {len(tables)}")
     return tables[0]

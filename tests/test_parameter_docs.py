@@ -29,21 +29,32 @@ def cells(line: str) -> list[str]:
     return [c.strip() for c in CELL_SPLIT.split(line.strip().strip("|"))]
 
 
-def parameter_rows() -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) of every body row of the tables whose header is HEADER."""
-    rows: list[tuple[int, dict[str, str]]] = []
-    header: list[str] | None = None
-    for number, line in enumerate(DOC.read_text(encoding="utf-8").splitlines(), start=1):
+Row = tuple[int, dict[str, str]]
+
+
+def tables_with_header(path: Path, header: list[str]) -> list[tuple[int, list[Row]]]:
+    """(line of the header, [(line, row)]) of every Markdown table in ``path`` with this header."""
+    tables: list[tuple[int, list[Row]]] = []
+    current: list[str] | None = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.lstrip().startswith("|"):
-            header = None
+            current = None
             continue
         row = cells(line)
-        if header is None:
-            header = [c.lower() for c in row]
-        elif header == HEADER and not all(set(c) <= set(":- ") for c in row):
-            assert len(row) == len(HEADER), f"line {number}: {len(row)} cells, expected {len(HEADER)}"
-            rows.append((number, dict(zip(HEADER, row, strict=True))))
-    return rows
+        if current is None:
+            current = [c.lower() for c in row]
+            if current == header:
+                tables.append((number, []))
+        elif current == header and not all(set(c) <= set(":- ") for c in row):
+            assert len(row) == len(header), (
+                f"{path.name} line {number}: {len(row)} cells, expected {len(header)}")
+            tables[-1][1].append((number, dict(zip(header, row, strict=True))))
+    return tables
+
+
+def parameter_rows() -> list[Row]:
+    """(line number, row) of every body row of the tables whose header is HEADER."""
+    return [row for _, rows in tables_with_header(DOC, HEADER) for row in rows]
 
 
 @pytest.fixture(scope="module")
