@@ -55,7 +55,8 @@ class Platform(mesa.Agent):
     @property
     def gmv_idr(self) -> float:
         """Last week's GMV through this storefront, IDR."""
-        return float(self.model.last_gmv_idr[self.index])
+        clearing = self.model.clearing
+        return 0.0 if clearing is None else float(clearing.gmv_idr[self.index])
 
     def __repr__(self) -> str:
         return f"Platform({self.name!r}, {self.kind}, operator={self.operator!r})"

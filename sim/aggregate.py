@@ -22,9 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sim.run import SUMMARY, TIMESERIES, atomic_path
-
-ERROR = "error.json"
+from sim.run import ERROR, SUMMARY, TIMESERIES, atomic_path
 
 
 class SweepError(RuntimeError):

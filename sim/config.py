@@ -244,7 +244,6 @@ PROBABILITY_FIELDS = {
                    "target_utilisation", "min_markup"],
     "BanConfig": ["compliance", "link_leak_share"],
     "FloorConfig": ["positive_list_share"],
-    "PilotConfig": [],
 }
 
 

@@ -198,7 +198,6 @@ def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: floa
 class Clearing:
     sold_idr: np.ndarray  # (M, J+1) sales at list prices per seller and channel
     gmv_idr: np.ndarray  # (J+1,) sales per channel
-    share: np.ndarray  # (M, J+1) each seller's share of the channel's demand before rationing
     unmet_idr: float  # demand that met no seller with capacity left
 
 
@@ -240,7 +239,7 @@ def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_
             leftover[None, :])
     sold *= _fill_rate(ms.capacity_idr, sold.sum(axis=1))[:, None]
     gmv = sold.sum(axis=0)
-    return Clearing(sold_idr=sold, gmv_idr=gmv, share=share,
+    return Clearing(sold_idr=sold, gmv_idr=gmv,
                     unmet_idr=float(demand_idr.sum() - gmv.sum()))
 
 

@@ -81,7 +81,6 @@ class EcommerceModel(mesa.Model):
         self.share_memory = np.full(len(platforms), 1.0 / len(platforms))
         self.commission = self.policy.commission[0].copy()
         self.transact_share = self.policy.transact_share[0].copy()
-        self.last_gmv_idr = np.zeros(len(platforms) + 1)
 
         self.shoppers = build_shoppers(self.market, population_rng)
         expected_demand = self.shoppers.weight * float(
@@ -136,7 +135,6 @@ class EcommerceModel(mesa.Model):
         self.shopper_week = self.shoppers_go_shopping(week)
         self.clearing = self.sellers_fill_orders(week)
         self.ledger = settle_payments(self.clearing.gmv_idr, self.subsidy, self.commission)
-        self.last_gmv_idr = self.clearing.gmv_idr
         self.sellers_book_the_week(week)
         self.firms_exit_and_enter()
 

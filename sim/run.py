@@ -23,6 +23,7 @@ from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_
 
 SUMMARY = "summary.json"
 TIMESERIES = "timeseries.parquet"
+ERROR = "error.json"  # a failed run's record (sweeps)
 AGENTS = "agents.parquet"
 
 

@@ -21,9 +21,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import Config
-from sim.run import SUMMARY, write_json
+from sim.run import ERROR, SUMMARY, write_json
 
-ERROR = "error.json"
 PROGRESS_START = ".sweep_start.json"
 PROGRESS_LOG = ".sweep_progress.log"
 
@@ -112,9 +111,9 @@ class SweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PROGRESS_LOG).unlink(missing_ok=True)
-        write_json(sweep_dir / PROGRESS_START, {"started": time.time(),
-                                                "total": count_jobs(config)})
-        print(f"[sweep] {count_jobs(config)} runs into {sweep_dir}", flush=True)
+        total = count_jobs(config)
+        write_json(sweep_dir / PROGRESS_START, {"started": time.time(), "total": total})
+        print(f"[sweep] {total} runs into {sweep_dir}", flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from sim.aggregate import aggregate
