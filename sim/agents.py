@@ -9,7 +9,8 @@ is always up to date and costs no work in the step.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import mesa
 
@@ -113,61 +114,100 @@ class Shopper(mesa.Agent):
         return self.model.shoppers.ties[:, self.index].tolist()
 
 
+def _kept_at_exit[T](getter: Callable[[MSME], T]) -> property:
+    """A live view of the firm's row while it trades; once it has exited, the value it had when
+    it left (its row may since have gone to an entrant)."""
+    name = getter.__name__
+
+    def read(self: MSME) -> T:
+        if self.at_exit is not None:
+            return self.at_exit[name]
+        return getter(self)
+
+    return property(read, doc=getter.__doc__)
+
+
 class MSME(mesa.Agent):
-    """A seller standing for ``weight`` firms of one origin; removed from the model when it exits."""
+    """A seller standing for ``weight`` firms of one origin; removed from the model when it exits.
+
+    An exited agent keeps answering: ``active`` is False, ``exit_date`` says when it left, and
+    every other attribute holds its value from the week it left.
+    """
 
     model: EcommerceModel
+    KEPT = ("weight", "origin", "category", "unit_cost", "price", "quality", "capacity_idr",
+            "cash_idr", "has_stall", "platforms", "sales_by_channel", "revenue", "active")
 
     def __init__(self, model: EcommerceModel, index: int) -> None:
         super().__init__(model)
         self.index = index
+        self.exit_date: dt.date | None = None
+        self.at_exit: dict[str, Any] | None = None
+
+    def leave(self) -> None:
+        """The firm exits this week: keep what it was, then leave the model."""
+        self.at_exit = {name: getattr(self, name) for name in self.KEPT}
+        self.exit_date = self.model.current_date
+        self.remove()
 
     def _row(self, name: str) -> float:
         return float(getattr(self.model.msmes, name)[self.index])
 
-    @property
+    @_kept_at_exit
     def weight(self) -> float:
+        """Firms this agent stands for."""
         return self._row("weight")
 
-    @property
+    @_kept_at_exit
     def origin(self) -> str:
+        """local, import_reseller or cross_border."""
         return ORIGINS[int(self.model.msmes.origin[self.index])]
 
-    @property
+    @_kept_at_exit
     def category(self) -> str:
         return self.model.market.msmes.categories[int(self.model.msmes.category[self.index])]
 
-    @property
+    @_kept_at_exit
     def unit_cost(self) -> float:
+        """Cost of one unit of goods at list-price scale, IDR."""
         return self._row("unit_cost")
 
-    @property
+    @_kept_at_exit
     def price(self) -> float:
+        """Price relative to the category's list price."""
         return self._row("price")
 
-    @property
+    @_kept_at_exit
     def quality(self) -> float:
         return self._row("quality")
 
-    @property
+    @_kept_at_exit
     def capacity_idr(self) -> float:
+        """Sales the agent's firms can fill in a week, IDR."""
         return self._row("capacity_idr")
 
-    @property
+    @_kept_at_exit
     def cash_idr(self) -> float:
         return self._row("cash_idr")
 
-    @property
+    @_kept_at_exit
     def has_stall(self) -> bool:
+        """Sells offline too (a shop or market stall)."""
         return bool(self.model.msmes.has_stall[self.index])
 
-    @property
+    @_kept_at_exit
     def platforms(self) -> list[str]:
         """Storefronts the seller lists on (multi-homing)."""
         row = self.model.msmes.listed[self.index]
         return [self.model.platform_names[j] for j in row.nonzero()[0]]
 
-    @property
+    @_kept_at_exit
+    def sales_by_channel(self) -> dict[str, float]:
+        """Last week's sales by storefront and offline, IDR (zero where it does not sell)."""
+        row = self.model.msmes.revenue_idr[self.index]
+        return dict(zip([*self.model.platform_names, "offline"], map(float, row), strict=True))
+
+    @_kept_at_exit
     def revenue(self) -> float:
         """Last week's sales of all the agent's firms across channels, IDR."""
         return float(self.model.msmes.revenue_idr[self.index].sum())
@@ -176,6 +216,10 @@ class MSME(mesa.Agent):
     def revenue_per_firm(self) -> float:
         return self.revenue / self.weight
 
-    @property
+    @_kept_at_exit
     def active(self) -> bool:
         return bool(self.model.msmes.active[self.index])
+
+    def __repr__(self) -> str:
+        state = f"left {self.exit_date}" if self.exit_date else ", ".join(self.platforms) or "offline"
+        return f"MSME({self.unique_id}, {self.origin}, {self.category}, {state})"

@@ -185,7 +185,7 @@ class EcommerceModel(mesa.Model):
         ms.listed[exits] = False
         ms.revenue_idr[exits] = 0.0
         for m in exits:
-            self.msme_agents[m].remove()
+            self.msme_agents[m].leave()
             self.msme_agents[m] = None
         self.enter_new_firms()
 
@@ -289,4 +289,11 @@ class EcommerceModel(mesa.Model):
 
     def run(self) -> None:
         while self.running:
+            self.step()
+
+    def run_to_date(self, day: dt.date | str) -> None:
+        """Step through every week that starts on or before ``day`` (a date or ISO string), so
+        that a notebook can stop the model just before or after a policy date."""
+        end = parse_date("day", day) if isinstance(day, str) else day
+        while self.running and self.dates[self.steps] <= end:
             self.step()

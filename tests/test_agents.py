@@ -73,3 +73,38 @@ def test_platform_reports_last_weeks_gmv():
         model.step()
     shopee = next(p for p in model.agents_by_type[Platform] if p.name == "Shopee")
     assert shopee.gmv_idr == model.clearing.gmv_idr[0] > 0
+
+
+def test_an_exited_firm_keeps_what_it_was_though_an_entrant_takes_its_row():
+    model = _model("scenario=no_policy", "market.msmes.stall_cost_share=0.2",
+                   "market.msmes.entry_rate_per_week=1.0")
+    everyone = list(model.agents_by_type[MSME])  # strong references: exited agents stay readable
+    before = {a.unique_id: (a.origin, a.category, a.price, a.weight) for a in everyone}
+    model.run()
+    gone = [a for a in everyone if a.exit_date is not None]
+    assert gone, "no firm exited: the test needs exits"
+    reused = [a for a in gone if model.msme_agents[a.index] is not None]
+    assert reused, "no entrant took an exited firm's row: the test needs one"
+    for agent in gone:
+        assert not agent.active and agent.platforms == [] and agent.revenue == 0.0
+        assert agent not in model.agents_by_type[MSME]
+        assert model.dates[0] <= agent.exit_date <= model.dates[-1]
+        origin, category, _, weight = before[agent.unique_id]
+        assert (agent.origin, agent.category, agent.weight) == (origin, category, weight)
+    # The entrant in the same row reads the live arrays; the exited agent does not follow them.
+    agent = reused[0]
+    entrant = model.msme_agents[agent.index]
+    assert entrant.active and entrant.price == float(model.msmes.price[agent.index])
+    assert agent.at_exit is not None and agent.price == agent.at_exit["price"]
+    assert "left" in repr(agent)
+
+
+def test_run_to_date_stops_after_the_last_week_starting_on_or_before_it():
+    model = _model("scenario=history")
+    model.run_to_date("2023-10-03")
+    assert model.current_date <= dt.date(2023, 10, 3) < model.current_date + dt.timedelta(weeks=1)
+    steps = model.steps
+    model.run_to_date(dt.date(2023, 10, 3))  # already there: no step
+    assert model.steps == steps
+    model.run_to_date("2030-01-01")  # past the horizon: runs to the end and stops
+    assert not model.running and model.current_date == model.dates[-1]
