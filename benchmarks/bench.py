@@ -7,7 +7,8 @@ Reports (``--json`` prints them as one JSON object on the last line):
 - ``default_run_s``: wall time of ``python -m sim`` as a user starts it (history and its
   counterfactual, figures included, interpreter start-up included);
 - ``scale``: ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}`` of one `history` run
-  per size, each in a fresh process whose peak resident memory is read by that process itself;
+  per size, each in a fresh process whose peak resident memory is read by that process itself
+  (``sim.measure``);
 - ``engine_shopper_steps_per_s``: shopper-weeks (burn-in included) per second of the largest run;
 - ``mesa_reference_shopper_steps_per_s`` and ``ratio_vs_mesa``: the same weekly shopper rule
   written the plain Mesa way (benchmarks/mesa_reference.py), on the same inputs, after checking
@@ -25,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from sim.measure import measure_run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,28 +55,8 @@ def default_run_s() -> float:
         return time.perf_counter() - started
 
 
-def scale_child(shoppers: int, msmes: int) -> None:
-    """Run in a fresh process: one history run at this size, then print its figures as JSON."""
-    from sim.hydra_app import compose_config
-    from sim.model import EcommerceModel
-
-    cfg = compose_config([f"market.shoppers.n_agents={shoppers}",
-                          f"market.msmes.n_agents={msmes}", "counterfactual=null"])
-    started = time.perf_counter()
-    model = EcommerceModel(cfg)
-    model.run()
-    model.recorder.table()
-    wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"shoppers": shoppers, "msmes": msmes, "weeks": len(model.dates),
-                      "burn_in_weeks": cfg.burn_in_weeks, "wall_s": round(wall, 2),
-                      "peak_rss_mb": round(peak, 1)}))
-
-
 def scale_run(shoppers: int, msmes: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--scale-child", str(shoppers), str(msmes)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return measure_run([f"market.shoppers.n_agents={shoppers}", f"market.msmes.n_agents={msmes}"])
 
 
 def shopper_inputs(n: int, seed: int = 0):
@@ -185,11 +167,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--sweep", action="store_true",
                         help="only the 20-run sweep, serial against joblib on 2 workers")
-    parser.add_argument("--scale-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.scale_child:
-        scale_child(*args.scale_child)
-        return
     if args.sweep:
         report = {"machine": machine(), "sweep": sweep_speedup()}
         print(f"sweep: {report['sweep']}")

@@ -15,14 +15,20 @@ Exits non-zero if any run failed or did not finish.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
 
 from sim.run import ERROR, SUMMARY, TIMESERIES, atomic_path
+from sim.sweep import current_jobs
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class SweepError(RuntimeError):
@@ -31,13 +37,58 @@ class SweepError(RuntimeError):
 
 @dataclass
 class SweepResult:
+    """A sweep's aggregate: ``runs`` (one row per run, as ``runs.csv``), ``table`` (every run's
+    time series, as ``sweep.parquet``) and ``figures()`` (the comparison figures)."""
+
     sweep_dir: Path
     runs: pd.DataFrame
     files: list[str] = field(default_factory=list)
+    _table: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> pd.DataFrame:
         return self.runs[self.runs["status"] != "ok"]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The tidy table of every finished run, with ``run``, ``variant`` and ``ov.<key>``."""
+        if self._table is None:
+            path = self.sweep_dir / "sweep.parquet"
+            if not path.is_file():
+                raise SweepError(f"{path} does not exist: no run of the sweep finished")
+            self._table = pd.read_parquet(path)
+        return self._table
+
+    def effects(self, metric: str, entity: str, start: str, end: str) -> pd.DataFrame:
+        """Each run's policy effect: the weekly mean of ``metric`` for ``entity`` over the dates
+        [start, end), in the run's scenario (``value``) and in its counterfactual on the same
+        seed (``counterfactual``), with ``difference`` and ``effect_pct`` (100 x value / cf - 1).
+        Runs without a counterfactual are left out."""
+        window = (self.table["metric"] == metric) & (self.table["entity"] == entity) & (
+            self.table["date"] >= pd.Timestamp(start)) & (self.table["date"] < pd.Timestamp(end))
+        if not window.any():
+            raise SweepError(f"no rows of metric {metric!r}, entity {entity!r} from {start} to {end}")
+        rows = self.table[window]
+        own = own_rows(rows, self.runs)
+        paired = paired_counterfactual(rows, own, self.runs)
+        if paired.empty:
+            raise SweepError("no run of the sweep has a counterfactual (counterfactual=null and no "
+                             "no_policy run with the same seed)")
+        value = own.groupby("run", observed=True)["value"].mean()
+        counterfactual = paired.groupby("pair_run")["value"].mean()
+        paired_runs = [run for run in self.runs["run"] if run in counterfactual.index]  # sweep order
+        out = self.runs.set_index("run").loc[paired_runs, ["variant", "seed"]]
+        out["value"] = value.reindex(paired_runs).to_numpy()
+        out["counterfactual"] = counterfactual.reindex(paired_runs).to_numpy()
+        out["difference"] = out["value"] - out["counterfactual"]
+        out["effect_pct"] = 100 * (out["value"] / out["counterfactual"] - 1)
+        return out.rename_axis("run").reset_index()
+
+    def figures(self) -> dict[str, Figure]:
+        """The comparison figures keyed by file name (none past MAX_VARIANTS variants)."""
+        from sim.plotting import sweep_figures
+
+        return sweep_figures(self.table, self.runs, self.sweep_dir)
 
     def report(self) -> str:
         ok = int((self.runs["status"] == "ok").sum())
@@ -49,14 +100,32 @@ class SweepResult:
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
-    items = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    pairs = (item.lstrip("+~").split("=", 1) for item in items)
+    pairs = (item.lstrip("+~").split("=", 1) for item in _override_list(run_dir))
     return {key: value for key, value in pairs if not key.startswith("hydra")}
 
 
 def run_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")),
+    """The run directories of the sweep's latest multirun: job number and overrides must match
+    it, so a smaller sweep into the directory of a larger one leaves out the larger one's runs."""
+    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")),
                   key=lambda p: (len(p.name), p.name))
+    jobs = current_jobs(sweep_dir)
+    if jobs is None:
+        return dirs
+    return [d for d in dirs if jobs.get(_job_num(d)) == tuple(sorted(_override_list(d)))]
+
+
+def _job_num(run_dir: Path) -> int | None:
+    """``hydra.job.num`` of a run, read without parsing the whole of ``hydra.yaml``."""
+    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.is_file():
+        return None
+    match = re.search(r"^    num: (\d+)$", hydra_yaml.read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def _override_list(run_dir: Path) -> list[str]:
+    return yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
 
 
 def _variant(overrides: dict[str, str], varying: list[str]) -> str:
@@ -130,12 +199,58 @@ def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
             table[col] = table["run"].map(by_run[col].astype(str))
         with atomic_path(sweep_dir / "sweep.parquet") as tmp:
             table.to_parquet(tmp, index=False)
+        result._table = table
         result.files.append("sweep.parquet")
         if figures:
             from sim.plotting import plot_sweep
 
             result.files += plot_sweep(table, runs, sweep_dir)
     return result
+
+
+def own_rows(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run's rows for its own scenario (not its counterfactual's)."""
+    ok = runs[runs["status"] == "ok"]
+    scenario_of_run = dict(zip(ok["run"].astype(str), ok["scenario"].astype(str), strict=True))
+    expected = table["run"].astype(str).map(scenario_of_run).to_numpy()
+    return table[expected == table["scenario"].astype(str).to_numpy()]
+
+
+def paired_counterfactual(table: pd.DataFrame, own: pd.DataFrame,
+                          runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run, the counterfactual it is compared with, paired by seed (column ``pair_run``): its
+    own counterfactual rows if it carried them, else the sweep's no_policy run with its seed."""
+    pieces = []
+    ok = runs[runs["status"] == "ok"]
+    baseline = ok[ok["scenario"] == "no_policy"]
+    by_run = {str(k): v for k, v in table.groupby("run", observed=True)}
+    own_by_run = {str(k): v for k, v in own.groupby("run", observed=True)}
+    for run in ok.itertuples():
+        if run.scenario == "no_policy":
+            continue
+        cf = getattr(run, "counterfactual", None)
+        if isinstance(cf, str) and cf and cf != run.scenario:
+            rows = by_run.get(str(run.run))
+            rows = None if rows is None else rows[rows["scenario"] == cf]
+        else:
+            match = baseline[baseline["seed"] == run.seed]
+            rows = None if match.empty else own_by_run.get(str(match["run"].iloc[0]))
+        if rows is not None and len(rows):
+            pieces.append(rows.assign(pair_run=str(run.run), variant=run.variant))
+    return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+
+
+def load_sweep(sweep_dir: str | Path) -> SweepResult:
+    """A sweep aggregated before (``runs.csv``), or aggregated now if it was not."""
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / "runs.csv").is_file():
+        return aggregate(sweep_dir, figures=False)
+    path = sweep_dir / "runs.csv"
+    # As aggregate() gives them: the overrides as written on the command line, strings.
+    text_columns = [c for c in pd.read_csv(path, nrows=0).columns if c.startswith("ov.")]
+    runs = pd.read_csv(path, dtype=dict.fromkeys(["run", "variant", *text_columns], str))
+    runs["error"] = runs["error"].astype(object).fillna("")
+    return SweepResult(sweep_dir, runs, ["runs.csv"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -263,10 +263,7 @@ def write_market_config(path: Path, params: dict[str, float], provenance: str) -
 
 
 def _write_report(folder: Path, rows: list[dict], best, market_out: Path, completed: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sim.plotting import new_figure
 
     lines = [f"# Calibration report: study `{folder.name}`", "",
              f"{completed} completed trials; best trial {best.number}, loss {best.value:.4f} "
@@ -279,7 +276,7 @@ def _write_report(folder: Path, rows: list[dict], best, market_out: Path, comple
     lines += ["", "Fitted parameters:", "", "| key | value |", "|---|---|"]
     lines += [f"| `{k}` | {v:.6g} |" for k, v in best.params.items()]
     (folder / "report.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = new_figure(figsize=(9, 4.5))
     names = [r["target"].replace("share_", "").replace("_", " ") for r in rows]
     ax.barh(names, [r["z"] for r in rows], color=["#1b9e77" if abs(r["z"]) <= 1 else "#d95f02"
                                                   for r in rows])
@@ -290,7 +287,6 @@ def _write_report(folder: Path, rows: list[dict], best, market_out: Path, comple
     ax.set_title(f"Calibration fit, best of {completed} trials (pre-ban targets only)", loc="left")
     fig.tight_layout()
     fig.savefig(folder / "fit.png", dpi=110)
-    plt.close(fig)
 
 
 def load_config(overrides: list[str]) -> CalibrateConfig:

@@ -57,14 +57,9 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot(table: pd.DataFrame, path: Path, label: str) -> None:
-    import matplotlib
+    from sim.plotting import PLATFORM_COLOURS, new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plotting import PLATFORM_COLOURS
-
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig, ax = new_figure(figsize=(10, 5))
     names = list(dict.fromkeys(table["storefront"]))
     width = 0.8 / len(YEARS)
     for k, year in enumerate(YEARS):
@@ -88,7 +83,6 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     ax.grid(axis="y", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,11 +5,13 @@ This is the only module besides the CLI that imports Hydra; the model core takes
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -78,8 +80,28 @@ def load_scenario(name: str) -> ScenarioConfig:
 
 
 def compose_config(overrides: list[str] | None = None) -> Config:
-    """Compose ``conf/config.yaml`` with overrides, as the CLI does, for notebooks and tests."""
+    """Compose ``conf/config.yaml`` with overrides, as the CLI does, for notebooks and tests.
+
+    Any bad override raises ``ConfigError`` naming the key and what is allowed."""
     register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        cfg = compose("config", overrides=overrides or [])
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+            cfg = compose("config", overrides=overrides or [])
+    except HydraException as err:
+        raise _as_config_error(err) from None
     return to_config(cfg)
+
+
+def _as_config_error(err: HydraException) -> ConfigError:
+    """Hydra's composition errors in the project's one format: the key, then what is wrong."""
+    text = str(err)
+    if match := re.search(r"Could not find '([^'/]+)/([^']+)'", text):
+        group, option = match.groups()
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], re.MULTILINE)
+        return ConfigError(group, f"{option!r} is not an option; choose one of {', '.join(options)}")
+    if match := re.search(r"Could not override '([^']+)'", text):
+        return ConfigError(match.group(1), "is not a key of the config (see docs/parameters.md)")
+    if match := re.search(r"Error merging override ([^=]+)=", text):
+        cause = str(err.__cause__ or err).splitlines()[0]
+        return ConfigError(match.group(1), cause)
+    return ConfigError("overrides", text.splitlines()[0])

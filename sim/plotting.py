@@ -1,17 +1,26 @@
-"""Figures drawn from the tidy table (never from a live model): market shares and MSME revenue."""
+"""Figures drawn from the tidy table (never from a live model): market shares and MSME revenue.
+
+Figures are built as ``matplotlib.figure.Figure`` objects without pyplot, so importing this module
+never switches the backend (a notebook keeps its inline backend) and the figures are not held by
+pyplot's figure manager. The plotting functions return the Figure and save it when given a path;
+a returned Figure shows inline in a notebook as a PNG (``ShownFigure``).
+"""
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.colors
-
-matplotlib.use("Agg")
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
+from sim.aggregate import own_rows, paired_counterfactual
 from sim.config import ScenarioConfig
 from sim.policies import policy_events
 
@@ -21,6 +30,28 @@ PLATFORM_COLOURS = {
 }
 SERIES_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 SMOOTH_WEEKS = 4
+RUN_DPI = 120  # single-run figures
+SWEEP_DPI = 110  # sweep comparison figures
+NOTEBOOK_DPI = 80  # figures shown inline: the large sweep figures still fit a notebook column
+
+
+class ShownFigure(Figure):
+    """A Figure that IPython shows as a PNG by itself: ipykernel registers its own Figure display
+    only once the inline backend is loaded, which pyplot-free code never does."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = BytesIO()
+        self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+               **subplots_kw: Any) -> tuple[Figure, Axes | np.ndarray]:
+    """A Figure and its axes, like ``pyplot.subplots`` but without pyplot: no backend is selected
+    or switched and nothing needs closing. Keywords go to ``Figure.subplots`` (sharex, squeeze,
+    gridspec_kw, ...)."""
+    fig = ShownFigure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplots_kw)
 
 
 def weekly_series(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFrame:
@@ -31,7 +62,7 @@ def weekly_series(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFra
     return wide.rolling(SMOOTH_WEEKS, min_periods=1).mean()
 
 
-def mark_events(axes: list[plt.Axes], scenario: ScenarioConfig, fig: plt.Figure) -> None:
+def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure) -> None:
     """Numbered vertical lines on every panel and a key beneath: labels never collide."""
     events = policy_events(scenario)
     for ax in axes:
@@ -47,7 +78,7 @@ def mark_events(axes: list[plt.Axes], scenario: ScenarioConfig, fig: plt.Figure)
                  wrap=True, color="0.2")
 
 
-def _format_time_axis(ax: plt.Axes) -> None:
+def _format_time_axis(ax: Axes) -> None:
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.grid(alpha=0.25)
@@ -59,9 +90,12 @@ def _title(scenarios: list[ScenarioConfig], what: str) -> str:
     return f"{what}: {scenarios[0].name}"
 
 
-def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig], path: Path) -> None:
-    fig, (ax_store, ax_group) = plt.subplots(2, 1, figsize=(11, 8.5), sharex=True,
-                                             gridspec_kw={"height_ratios": [3, 2]})
+def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
+                      path: Path | str | None = None) -> Figure:
+    """GMV share by storefront and by operator group; the first scenario solid, a second dashed.
+    Returns the Figure, also saved to ``path`` when one is given."""
+    fig, (ax_store, ax_group) = new_figure(2, 1, figsize=(11, 8.5), sharex=True,
+                                           gridspec_kw={"height_ratios": [3, 2]})
     for k, scenario in enumerate(scenarios):
         style = "-" if k == 0 else "--"
         shares = weekly_series(table, scenario.name, "gmv_share") * 100
@@ -84,11 +118,13 @@ def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig], path
     for ax in (ax_store, ax_group):
         _format_time_axis(ax)
         ax.set_ylim(bottom=0)
+    ax_group.set_ylim(top=ax_group.get_ylim()[1] * 1.22)  # headroom: the legend sits above the lines
     mark_events([ax_store, ax_group], scenarios[0], fig)
     fig.suptitle(_title(scenarios, "Indonesian e-commerce GMV share, 4-week mean"), fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=RUN_DPI)
+    return fig
 
 
 MSME_PANELS = [
@@ -99,8 +135,11 @@ MSME_PANELS = [
 ]
 
 
-def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig], path: Path) -> None:
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig],
+                      path: Path | str | None = None) -> Figure:
+    """MSME revenue by origin and by channel; the first scenario solid, a second dashed.
+    Returns the Figure, also saved to ``path`` when one is given."""
+    fig, axes = new_figure(2, 2, figsize=(12, 8), sharex=True)
     flat = list(axes.flat)
     for ax, (title, metric, entities) in zip(flat, MSME_PANELS, strict=True):
         for k, scenario in enumerate(scenarios):
@@ -117,8 +156,9 @@ def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig], path
     mark_events(flat, scenarios[0], fig)
     fig.suptitle(_title(scenarios, "MSME revenue, 4-week mean"), fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=RUN_DPI)
+    return fig
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -134,8 +174,6 @@ EFFECT_PANELS = [
 
 def band(values: pd.DataFrame) -> pd.DataFrame:
     """Mean, 5th and 95th percentile across the columns (seeds) of a (date x seed) frame."""
-    import numpy as np
-
     array = values.to_numpy(dtype=float)
     percentile = np.nanpercentile if np.isnan(array).any() else np.percentile
     low, high = percentile(array, [5, 95], axis=1)
@@ -146,14 +184,6 @@ def band(values: pd.DataFrame) -> pd.DataFrame:
 def _by_seed(rows: pd.DataFrame, smooth: int) -> pd.DataFrame:
     wide = rows.pivot_table(index="date", columns="seed", values="value", aggfunc="mean")
     return wide.rolling(smooth, min_periods=1).mean()
-
-
-def _own_rows(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Each run's rows for its own scenario (not its counterfactual's)."""
-    ok = runs[runs["status"] == "ok"]
-    scenario_of_run = dict(zip(ok["run"].astype(str), ok["scenario"].astype(str), strict=True))
-    expected = table["run"].astype("category").map(scenario_of_run).astype(object).to_numpy()
-    return table[expected == table["scenario"].astype(object).to_numpy()]
 
 
 def _scenario_of(runs: pd.DataFrame, variant: str, sweep_dir: Path) -> ScenarioConfig:
@@ -167,11 +197,11 @@ def _scenario_of(runs: pd.DataFrame, variant: str, sweep_dir: Path) -> ScenarioC
     return OmegaConf.to_object(merged)
 
 
-def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[plt.Figure, list[plt.Axes]]:
+def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[Figure, list[Axes]]:
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 1.0),
-                             sharex=True, sharey=True, squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(width * cols, height * rows + 1.0),
+                           sharex=True, sharey=True, squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -181,22 +211,35 @@ def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[plt.Figure, 
 MAX_VARIANTS = 12
 
 
-def plot_sweep(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> list[str]:
-    """Comparison figures of a sweep; returns the file names written. A sampled design (every
-    run its own variant, as in a sensitivity analysis) has no readable comparison figure: past
-    MAX_VARIANTS variants none is drawn."""
+def sweep_figures(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> dict[str, Figure]:
+    """Comparison figures of a sweep keyed by file name: market_share.png, msme_revenue.png and,
+    when the runs have a counterfactual, policy_effect.png. ``sweep_dir`` is only read (each
+    variant's resolved scenario). A sampled design (every run its own variant, as in a
+    sensitivity analysis) has no readable comparison figure: past MAX_VARIANTS variants none is
+    drawn."""
     variants = list(dict.fromkeys(runs.loc[runs["status"] == "ok", "variant"]))
     if len(variants) > MAX_VARIANTS:
-        return []
-    own = _own_rows(table, runs)
-    written = [_plot_sweep_shares(own, runs, variants, sweep_dir),
-               _plot_sweep_revenue(own, variants, sweep_dir)]
+        return {}
+    own = own_rows(table, runs)
+    figures = {"market_share.png": _plot_sweep_shares(own, runs, variants, sweep_dir),
+               "msme_revenue.png": _plot_sweep_revenue(own, variants)}
     effect = _plot_sweep_effect(table, own, runs, variants, sweep_dir)
-    return written + ([effect] if effect else [])
+    if effect is not None:
+        figures["policy_effect.png"] = effect
+    return figures
+
+
+def plot_sweep(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> list[str]:
+    """Write the comparison figures of a sweep (``sweep_figures``) into sweep_dir; returns the
+    file names written."""
+    figures = sweep_figures(table, runs, sweep_dir)
+    for name, fig in figures.items():
+        fig.savefig(sweep_dir / name, dpi=SWEEP_DPI)
+    return list(figures)
 
 
 def _plot_sweep_shares(own: pd.DataFrame, runs: pd.DataFrame, variants: list[str],
-                       sweep_dir: Path) -> str:
+                       sweep_dir: Path) -> Figure:
     fig, axes = _grid(len(variants))
     shares = own[own["metric"] == "gmv_share"]
     for ax, variant in zip(axes, variants, strict=True):
@@ -216,26 +259,24 @@ def _plot_sweep_shares(own: pd.DataFrame, runs: pd.DataFrame, variants: list[str
     fig.suptitle("GMV share by storefront: mean across seeds and 90% band (4-week mean); "
                  "dotted lines: the variant's policy dates", fontsize=11)
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
-    fig.savefig(sweep_dir / "market_share.png", dpi=110)
-    plt.close(fig)
-    return "market_share.png"
+    return fig
 
 
-def _mark_dates(ax: plt.Axes, scenario: ScenarioConfig) -> None:
+def _mark_dates(ax: Axes, scenario: ScenarioConfig) -> None:
     for day, _ in policy_events(scenario):
         ax.axvline(pd.Timestamp(day), color="0.35", lw=0.7, ls=":", zorder=0)
 
 
 def _variant_colours(variants: list[str]) -> dict[str, str]:
-    cmap = plt.get_cmap("tab10")
+    cmap = matplotlib.colormaps["tab10"]
     return {v: matplotlib.colors.to_hex(cmap(i % 10)) for i, v in enumerate(variants)}
 
 
-def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str], sweep_dir: Path) -> str:
+def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str]) -> Figure:
     colours = _variant_colours(variants)
     panels = [("Local producers", "local"), ("Resellers of imports", "import_reseller"),
               ("Cross-border sellers", "cross_border")]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), sharex=True)
+    fig, axes = new_figure(1, 3, figsize=(16, 5.2), sharex=True)
     revenue = own[own["metric"] == "msme_revenue_idr"]
     for ax, (title, entity) in zip(axes, panels, strict=True):
         for variant in variants:
@@ -253,44 +294,17 @@ def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str], sweep_dir: Path)
     fig.suptitle("MSME revenue by origin: mean across seeds and 90% band (4-week mean)",
                  fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    fig.savefig(sweep_dir / "msme_revenue.png", dpi=110)
-    plt.close(fig)
-    return "msme_revenue.png"
-
-
-def _counterfactual_rows(table: pd.DataFrame, own: pd.DataFrame,
-                         runs: pd.DataFrame) -> pd.DataFrame:
-    """Per run, the counterfactual it is compared with, paired by seed: its own counterfactual
-    rows if it carried them, else the sweep's no_policy run with the same seed."""
-    pieces = []
-    ok = runs[runs["status"] == "ok"]
-    baseline = ok[ok["scenario"] == "no_policy"]
-    by_run = {str(k): v for k, v in table.groupby("run", observed=True)}
-    own_by_run = {str(k): v for k, v in own.groupby("run", observed=True)}
-    for run in ok.itertuples():
-        if run.scenario == "no_policy":
-            continue
-        cf = getattr(run, "counterfactual", None)
-        if isinstance(cf, str) and cf and cf != run.scenario:
-            rows = by_run[run.run]
-            rows = rows[rows["scenario"] == cf]
-        else:
-            match = baseline[baseline["seed"] == run.seed]
-            if match.empty:
-                continue
-            rows = own_by_run[str(match["run"].iloc[0])]
-        pieces.append(rows.assign(pair_run=run.run, variant=run.variant))
-    return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    return fig
 
 
 def _plot_sweep_effect(table: pd.DataFrame, own: pd.DataFrame, runs: pd.DataFrame,
-                       variants: list[str], sweep_dir: Path) -> str | None:
-    cf = _counterfactual_rows(table, own, runs)
+                       variants: list[str], sweep_dir: Path) -> Figure | None:
+    cf = paired_counterfactual(table, own, runs)
     if cf.empty:
         return None
     variants = [v for v in variants if v in set(cf["variant"])]
     colours = _variant_colours(variants)
-    fig, axes = plt.subplots(2, 2, figsize=(14, 8.5), sharex=True)
+    fig, axes = new_figure(2, 2, figsize=(14, 8.5), sharex=True)
     for ax, (title, metric, entity) in zip(axes.flat, EFFECT_PANELS, strict=True):
         for variant in variants:
             mine = own[(own["variant"] == variant) & (own["metric"] == metric)
@@ -313,6 +327,4 @@ def _plot_sweep_effect(table: pd.DataFrame, own: pd.DataFrame, runs: pd.DataFram
     fig.suptitle("Policy effect: scenario minus its counterfactual, paired by seed "
                  f"(mean and 90% band, {EFFECT_WEEKS}-week mean)", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 0.95))
-    fig.savefig(sweep_dir / "policy_effect.png", dpi=110)
-    plt.close(fig)
-    return "policy_effect.png"
+    return fig

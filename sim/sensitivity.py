@@ -134,12 +134,9 @@ def _short(name: str) -> str:
 
 
 def plot_morris(screen: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+    from sim.plotting import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    fig, axes = new_figure(2, 2, figsize=(13, 9.5))
     for ax, name in zip(axes.flat, OUTPUTS, strict=True):
         rows = screen[screen["output"] == name]
         ax.scatter(rows["mu_star"], rows["sigma"], color="#1b9e77")
@@ -154,16 +151,12 @@ def plot_morris(screen: pd.DataFrame, path: Path) -> None:
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_sobol(indices: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+    from sim.plotting import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig, axes = new_figure(2, 2, figsize=(13, 9))
     for ax, name in zip(axes.flat, OUTPUTS, strict=True):
         rows = indices[indices["output"] == name]
         x = np.arange(len(rows))
@@ -180,7 +173,6 @@ def plot_sobol(indices: pd.DataFrame, path: Path) -> None:
     fig.suptitle("Sobol indices of the most influential parameters", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,16 +65,31 @@ def clear_failure(out_dir: Path) -> None:
     (out_dir / ERROR).unlink(missing_ok=True)
 
 
-def count_jobs(cfg: DictConfig) -> int:
-    """How many jobs the basic sweeper will make of this multirun's overrides and params."""
+def sweep_jobs(cfg: DictConfig) -> list[list[str]]:
+    """The jobs the basic sweeper will make of this multirun's params and overrides."""
+    params = cfg.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    return job_overrides([*arguments, *cfg.hydra.overrides.task])
+
+
+def current_jobs(sweep_dir: Path) -> dict[int, tuple[str, ...]] | None:
+    """The latest multirun into ``sweep_dir``: job number to its overrides (sorted), or None if
+    it left no record. Run directories of an earlier, larger sweep there are not among them."""
+    start_file = sweep_dir / PROGRESS_START
+    if not start_file.is_file():
+        return None
+    jobs = json.loads(start_file.read_text()).get("jobs")
+    return None if jobs is None else {num: tuple(sorted(job)) for num, job in enumerate(jobs)}
+
+
+def job_overrides(arguments: list[str]) -> list[list[str]]:
+    """The jobs Hydra's basic sweeper makes of these command-line arguments (``a=1,2 b=3`` gives
+    ``[a=1, b=3]`` and ``[a=2, b=3]``); later arguments win over earlier ones for the same key."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    params = cfg.hydra.sweeper.get("params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()]
-    arguments += list(cfg.hydra.overrides.task)
     overrides = OverridesParser.create().parse_overrides(arguments)
-    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
 
 
 def report_progress(sweep_dir: Path, run_name: str, status: str) -> str:
@@ -111,8 +126,9 @@ class SweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PROGRESS_LOG).unlink(missing_ok=True)
-        total = count_jobs(config)
-        write_json(sweep_dir / PROGRESS_START, {"started": time.time(), "total": total})
+        jobs = sweep_jobs(config)
+        total = len(jobs)
+        write_json(sweep_dir / PROGRESS_START, {"started": time.time(), "total": total, "jobs": jobs})
         print(f"[sweep] {total} runs into {sweep_dir}", flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

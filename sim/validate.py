@@ -15,11 +15,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.moments import annual_gmv_share, annual_total_gmv_usd_bn, calibration_targets, quarterly_gmv_share
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 BAN_WINDOW = (dt.date(2023, 10, 9), dt.date(2023, 12, 11))
 BEFORE_BAN = (dt.date(2023, 8, 7), dt.date(2023, 10, 2))
@@ -215,15 +220,10 @@ def evaluate(runs: list[dict]) -> list[Pattern]:
 
 
 def figures(runs: list[dict], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plotting import PLATFORM_COLOURS, band
+    from sim.plotting import PLATFORM_COLOURS, band, new_figure
 
     targets = calibration_targets()
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = new_figure(figsize=(9, 5))
     per_seed = [annual_gmv_share(r["history"]["table"]) * 100 for r in runs]
     for name in per_seed[0].columns:
         values = pd.concat([s[name] for s in per_seed], axis=1)
@@ -238,7 +238,7 @@ def figures(runs: list[dict], out: Path) -> list[str]:
             "Annual GMV shares under history: model (mean, 90% band over seeds) and data",
             out / "validation_shares.png")
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = new_figure(figsize=(9, 5))
     for scenario, style in (("history", "-"), ("no_policy", "--")):
         for name in ("Shopee", "Tokopedia", "TikTok Shop"):
             series = []
@@ -261,16 +261,13 @@ def figures(runs: list[dict], out: Path) -> list[str]:
     return ["validation_shares.png", "validation_ban.png"]
 
 
-def _finish(fig, ax, ylabel: str, title: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
+def _finish(fig: Figure, ax: Axes, ylabel: str, title: str, path: Path) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=10)
     ax.legend(fontsize=7.5, ncol=2, frameon=False)
     ax.grid(alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds: int,

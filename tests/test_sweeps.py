@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 
 from sim.hydra_app import config_dir, register_configs
 from sim.model import EcommerceModel
-from sim.sweep import count_jobs
+from sim.sweep import sweep_jobs
 from tests.conftest import run_cli, small_config
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false"]
@@ -118,7 +118,7 @@ def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
-    assert count_jobs(cfg) == jobs
+    assert len(sweep_jobs(cfg)) == jobs
     assert cfg.hydra.sweep.dir == f"results/sweeps/{experiment}"
 
 
