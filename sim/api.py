@@ -111,20 +111,20 @@ def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment
               n_jobs: int | None = None, echo: bool = True) -> SweepResult:
     """Run a sweep through Hydra's multirun and return its aggregate (``runs``, ``table``,
     ``figures()``). Runs already finished in ``sweep_dir`` with the same config are skipped, so
-    running the cell again costs nothing; ``overrides=["force=true"]`` reruns them.
+    running the cell again costs only Hydra's start-up and the aggregation;
+    ``overrides=["force=true"]`` reruns them.
 
     Raises ``ConfigError`` before anything starts if a key or value is wrong, and ``SweepError``
     if a run fails (the others still finish; ``load_sweep(sweep_dir)`` shows them).
     ``echo`` prints the sweep's progress lines as runs finish.
     """
-    _check_launcher(launcher)
     check_sweep(params, experiment=experiment, overrides=overrides)
     if n_jobs is not None:
         if launcher not in ("parallel", "joblib"):
             raise ConfigError("n_jobs", f"applies to the parallel launcher, not {launcher!r}")
         overrides = [*overrides, f"hydra.launcher.n_jobs={n_jobs}"]
     command = sweep_command(params, sweep_dir=sweep_dir, experiment=experiment,
-                            overrides=overrides, launcher=launcher)
+                            overrides=overrides, launcher=launcher)  # checks the launcher
     started = time.time()
     tail = _stream(command, echo)
     sweep_dir = Path(sweep_dir)
