@@ -43,6 +43,10 @@ def test_agents_read_the_model_arrays():
     firm = max(msmes, key=lambda a: a.revenue)
     assert firm.revenue_per_firm == firm.revenue / firm.weight
     assert firm.price >= firm.unit_cost
+    sales = firm.sales_by_channel
+    assert sales.keys() == {*model.platform_names, "offline"}
+    assert np.isclose(sum(sales.values()), firm.revenue, rtol=1e-12)
+    assert {name for name, idr in sales.items() if idr > 0 and name != "offline"} <= set(firm.platforms)
 
 
 def test_exited_firms_leave_the_agent_set_and_entrants_join_it():
