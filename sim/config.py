@@ -155,12 +155,23 @@ class PilotConfig:
     enabled: bool = False
     storefront: str = "TikTok Shop"
     partner: str = "Tokopedia"
-    deal_date: str = "2023-12-11"
+    deal_date: str = "2023-12-11"  # announcement (TikTok buys 75.01% of Tokopedia)
+    close_date: str = "2024-01-31"  # legal close: one operator group from here
     relaunch_date: str = "2023-12-12"
+    relaunch_ramp_weeks: int = 6  # weeks over which the relaunched checkout reaches all its users
     trial_weeks: int = 16
     local_priority: float = 0.3  # ranking boost of local producers during the trial
     migration_date: str = "2024-03-12"
     backend_join_boost: float = 5.0  # joining-rate multiplier for partner sellers after migration
+
+
+@dataclass
+class KppuConfig:
+    """KPPU's conditional approval of the TikTok-Tokopedia merger (2025-06-17): open payment and
+    logistics, no self-preferencing between the group's storefronts."""
+
+    enabled: bool = False
+    date: str = "2025-06-17"
 
 
 @dataclass
@@ -170,6 +181,7 @@ class ScenarioConfig:
     social_commerce_ban: BanConfig = field(default_factory=BanConfig)
     cross_border_floor: FloorConfig = field(default_factory=FloorConfig)
     tiktok_tokopedia_pilot: PilotConfig = field(default_factory=PilotConfig)
+    kppu_conditions: KppuConfig = field(default_factory=KppuConfig)
 
 
 MSME_HISTORY_FIELDS = ("revenue_idr", "price", "cash_idr", "capacity_idr", "storefronts", "active")

@@ -64,6 +64,7 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
             banned[start:, names.index(name)] = True
 
     local_boost = np.zeros((n_weeks, n_platforms))
+    ramp = np.ones((n_weeks, n_platforms))
     shared_backend = np.full((n_weeks, n_platforms), -1, dtype=np.int64)
     pilot = scenario.tiktok_tokopedia_pilot
     if pilot.enabled:
@@ -77,9 +78,17 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
         banned[relaunch:trial_end if not keeps_transacting else n_weeks, store] = False
         local_boost[relaunch:trial_end, [store, partner]] = pilot.local_priority
         shared_backend[migration:, store] = partner
-        operator[step_of("deal_date", pilot.deal_date):, store] = operator[0, partner]
+        # One group from legal close, not from the announcement: before it the storefront is
+        # still ByteDance's own, and group outputs must say so.
+        operator[step_of("close_date", pilot.close_date):, store] = operator[0, partner]
+        # The relaunched checkout reaches its former users gradually (app updates, sellers
+        # relisting, trust), linearly over relaunch_ramp_weeks, not all in the first week.
+        weeks = np.arange(pilot.relaunch_ramp_weeks)
+        ramp_rows = slice(relaunch, min(relaunch + weeks.size, n_weeks))
+        ramp[ramp_rows, store] = ((weeks + 1) / (weeks.size + 1))[: ramp_rows.stop - relaunch]
 
     transact_share[banned] = 1.0 - ban.compliance
+    transact_share *= ramp
     link_leak_share[banned] = ban.link_leak_share
     transact_share[~launched] = 0.0
 

@@ -13,6 +13,7 @@ from sim.policies import build_policy_path
 from tests.conftest import run_table, series, small_config, window_mean
 
 BAN, RELAUNCH, DEAL, FLOOR = "2023-10-04", "2023-12-12", "2023-12-11", "2023-09-26"
+CLOSE = "2024-01-31"
 
 
 def test_default_horizon_is_weekly_from_2021_01_04_to_2025_12_29():
@@ -40,12 +41,16 @@ def test_history_ban_stops_tiktok_shop_until_the_pilot_then_it_trades_again():
     assert (series(table, "gmv_idr", "Shopee")[banned] > 0).all()
 
 
-def test_tiktok_shop_counts_in_the_tokopedia_group_from_the_deal_on():
+def test_tiktok_shop_counts_in_the_tokopedia_group_from_legal_close_on():
     table = run_table("scenario=history")
     group = series(table, "group_gmv_idr", "Tokopedia group")
     tokopedia = series(table, "gmv_idr", "Tokopedia")
     tiktok = series(table, "gmv_idr", "TikTok Shop")
-    before = group.index < pd.Timestamp(DEAL)
+    before = group.index < pd.Timestamp(CLOSE)
+    # Between the announcement and legal close TikTok Shop is still ByteDance's own storefront.
+    announced = (group.index >= pd.Timestamp(RELAUNCH)) & before
+    assert announced.sum() >= 5
+    assert series(table, "group_gmv_idr", "ByteDance")[announced].gt(0).all()
     np.testing.assert_allclose(group[before], tokopedia[before], rtol=1e-12)
     np.testing.assert_allclose(group[~before], (tokopedia + tiktok)[~before], rtol=1e-12)
     assert series(table, "group_gmv_idr", "ByteDance")[~before].eq(0).all()
