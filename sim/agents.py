@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import numpy as np
 
 from sim.population import ORIGINS
 
@@ -198,8 +199,8 @@ class MSME(mesa.Agent):
     @_kept_at_exit
     def platforms(self) -> list[str]:
         """Storefronts the seller lists on (multi-homing)."""
-        row = self.model.msmes.listed[self.index]
-        return [self.model.platform_names[j] for j in row.nonzero()[0]]
+        row = self.model.msmes.listed_share[self.index]
+        return [self.model.platform_names[j] for j in np.flatnonzero(row > 0)]
 
     @_kept_at_exit
     def sales_by_channel(self) -> dict[str, float]:

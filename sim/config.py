@@ -19,6 +19,11 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+        self.message = message
+
+    def __reduce__(self) -> tuple:
+        # Picklable, so that an error raised in a worker process reaches the parent as itself.
+        return (type(self), (self.key, self.message))
 
 
 @dataclass
@@ -48,6 +53,7 @@ class PlatformConfig:
     adoption_innovation_per_week: float = 0.002  # Bass p: adoption without word of mouth
     adoption_wom_per_week: float = 0.03  # Bass q: adoption per unit share of ties using the app
     initial_seller_share: float = 0.3  # share of online-ready sellers listed on the start date
+    content_cap: float = 0.0  # discovery strength its live and video content can reach (budget)
 
 
 @dataclass
@@ -75,6 +81,10 @@ class ShopperConfig:
     impulse_rate: float = 0.4  # weekly discovery-purchase probability per unit exposure x taste
     impulse_spend_share: float = 0.5  # discovery purchase size relative to the budget
     offline_utility: float = 0.0  # alternative-specific constant of the offline channel
+    app_holding_correlation: float = 0.0  # one-factor copula rho tying app holdings together
+    link_follow_share: float = 0.45  # share of blocked discovery demand that follows sellers' links
+    impulse_displacement: float = 0.0  # share of a discovery purchase taken from planned spend
+    spend_price_elasticity: float = 1.0  # quantity elasticity; 1 = fixed out-of-pocket spend
 
 
 @dataclass
@@ -115,6 +125,10 @@ class MSMEConfig:
     entry_rate_per_week: float = 0.02  # weekly chance a vacant slot is taken by a new firm
     cross_border_unit_price_median_usd: float = 8.0
     cross_border_unit_price_sigma: float = 1.2
+    commission_pass_through: float = 0.0  # share of a storefront's commission added to its prices
+    social_affinity: dict[str, float] = field(
+        default_factory=lambda: {"local": 1.0, "import_reseller": 1.0, "cross_border": 1.0}
+    )  # joining-rate multiplier on social storefronts, by seller origin
 
 
 @dataclass
@@ -122,6 +136,15 @@ class PlatformRule:
     subsidy_response: float = 0.05  # subsidy rise per unit relative share loss vs trailing mean
     subsidy_reversion: float = 0.05  # weekly pull of the subsidy back toward its base rate
     share_memory_weeks: int = 13
+    content_response: float = 0.0  # weekly content build-up per unit of discovery share of GMV
+
+
+@dataclass
+class MacroConfig:
+    """The dated income and price path households' budgets follow (calendar years as keys)."""
+
+    cpi_inflation: dict[str, float] = field(default_factory=dict)  # Dec-on-Dec, share per year
+    real_spend_growth: dict[str, float] = field(default_factory=dict)  # per person, share per year
 
 
 @dataclass
@@ -130,6 +153,7 @@ class MarketConfig:
     shoppers: ShopperConfig = field(default_factory=ShopperConfig)
     msmes: MSMEConfig = field(default_factory=MSMEConfig)
     platform_rule: PlatformRule = field(default_factory=PlatformRule)
+    macro: MacroConfig = field(default_factory=MacroConfig)
     usd_idr: float = 15_500.0
 
 
@@ -138,7 +162,6 @@ class BanConfig:
     enabled: bool = False
     date: str = "2023-10-04"
     compliance: float = 1.0  # share of social-platform transactions that stop
-    link_leak_share: float = 0.45  # share of discovery demand that reaches marketplaces via links
     platforms: list[str] = field(default_factory=list)  # empty: every social platform
 
 
@@ -162,7 +185,9 @@ class PilotConfig:
     trial_weeks: int = 16
     local_priority: float = 0.3  # ranking boost of local producers during the trial
     migration_date: str = "2024-03-12"
-    backend_join_boost: float = 5.0  # joining-rate multiplier for partner sellers after migration
+    shared_seller_pool: bool = True  # after migration the partner's sellers sell on the storefront
+    group_traffic_steering: float = 0.0  # share of the storefront's discovery sales the group
+    # routes to the partner's checkout after legal close (for shoppers who hold both apps)
 
 
 @dataclass
@@ -254,7 +279,7 @@ PROBABILITY_FIELDS = {
     "MSMEConfig": ["import_reseller_firm_share", "stall_share", "online_ready_share",
                    "join_rate", "leave_rate", "profit_memory", "entry_rate_per_week",
                    "target_utilisation", "min_markup"],
-    "BanConfig": ["compliance", "link_leak_share"],
+    "BanConfig": ["compliance"],
     "FloorConfig": ["positive_list_share"],
 }
 
@@ -316,6 +341,7 @@ def _validate_market(market: MarketConfig, start: dt.date) -> None:
             raise ConfigError(f"{prefix}.subsidy_min", "must not exceed subsidy_max")
         _non_negative(f"{prefix}.subsidy_budget_idr_per_year", p.subsidy_budget_idr_per_year)
         _non_negative(f"{prefix}.discovery_strength", p.discovery_strength)
+        _non_negative(f"{prefix}.content_cap", p.content_cap)
         for i, change in enumerate(p.commission_changes):
             parse_date(f"{prefix}.commission_changes.{i}.date", change.date)
             _unit_interval(f"{prefix}.commission_changes.{i}.rate", change.rate)
@@ -330,6 +356,10 @@ def _validate_market(market: MarketConfig, start: dt.date) -> None:
         raise ConfigError("market.shoppers.network_degree",
                           f"must be an even number >= 0 and below n_agents, got {s.network_degree}")
     _check_probabilities("market.shoppers", s)
+    _unit_interval("market.shoppers.app_holding_correlation", s.app_holding_correlation)
+    _unit_interval("market.shoppers.link_follow_share", s.link_follow_share)
+    _unit_interval("market.shoppers.impulse_displacement", s.impulse_displacement)
+    _positive("market.shoppers.spend_price_elasticity", s.spend_price_elasticity)
     if not 0.0 < s.online_nest_lambda <= 1.0:
         raise ConfigError("market.shoppers.online_nest_lambda",
                           f"must be in (0, 1], got {s.online_nest_lambda}")
@@ -353,10 +383,24 @@ def _validate_market(market: MarketConfig, start: dt.date) -> None:
     total = sum(m.origin_agent_shares.values())
     if abs(total - 1.0) > 1e-6:
         raise ConfigError("market.msmes.origin_agent_shares", f"shares must sum to 1, got {total:.6g}")
+    if set(m.social_affinity) != allowed:
+        raise ConfigError("market.msmes.social_affinity",
+                          f"keys must be exactly {sorted(allowed)}, got {sorted(m.social_affinity)}")
+    for origin, value in m.social_affinity.items():
+        _non_negative(f"market.msmes.social_affinity.{origin}", value)
+    _unit_interval("market.msmes.commission_pass_through", m.commission_pass_through)
     if not m.categories:
         raise ConfigError("market.msmes.categories", "give at least one category")
     _positive("market.usd_idr", market.usd_idr)
     _non_negative("market.platform_rule.subsidy_response", market.platform_rule.subsidy_response)
+    _non_negative("market.platform_rule.content_response", market.platform_rule.content_response)
+    for name in ("cpi_inflation", "real_spend_growth"):
+        for year, rate in getattr(market.macro, name).items():
+            key = f"market.macro.{name}.{year}"
+            if not (str(year).isdigit() and len(str(year)) == 4):
+                raise ConfigError(key, f"{year!r} is not a calendar year (YYYY)")
+            if not -0.5 < rate < 1.0:
+                raise ConfigError(key, f"must be in (-0.5, 1), got {rate}")
     _unit_interval("market.platform_rule.subsidy_reversion", market.platform_rule.subsidy_reversion)
     if market.platform_rule.share_memory_weeks < 1:
         raise ConfigError("market.platform_rule.share_memory_weeks", "must be >= 1")
@@ -385,7 +429,13 @@ def _validate_scenario(sc: ScenarioConfig, market: MarketConfig, start: dt.date,
             raise ConfigError(f"scenario.tiktok_tokopedia_pilot.{key}",
                               f"{getattr(pilot, key)!r} is not in the roster ({roster})")
     _non_negative("scenario.tiktok_tokopedia_pilot.local_priority", pilot.local_priority)
-    _non_negative("scenario.tiktok_tokopedia_pilot.backend_join_boost", pilot.backend_join_boost)
+    _unit_interval("scenario.tiktok_tokopedia_pilot.group_traffic_steering",
+                   pilot.group_traffic_steering)
+    if pilot.relaunch_ramp_weeks < 0:
+        raise ConfigError("scenario.tiktok_tokopedia_pilot.relaunch_ramp_weeks",
+                          f"must be >= 0, got {pilot.relaunch_ramp_weeks}")
+    if sc.kppu_conditions.enabled:
+        _in_horizon("scenario.kppu_conditions.date", sc.kppu_conditions.date, start, end)
     if pilot.trial_weeks < 1:
         raise ConfigError("scenario.tiktok_tokopedia_pilot.trial_weeks",
                           f"must be >= 1, got {pilot.trial_weeks}")

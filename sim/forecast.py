@@ -1,17 +1,21 @@
-"""Forecast of what was not fitted: annual GMV shares for 2023-2025 under ``history``.
+"""Forecast of what was not fitted: annual storefront and group GMV shares for 2024-2025.
 
-    python -m sim.forecast [--top 3] [--seeds 20] [--study default] [--out results/forecast] [overrides]
+    python -m sim.forecast [--draws 12] [--seeds 2] [--estimate docs/estimation/full/estimate.json]
+                           [--out results/forecast] [overrides]
 
-Uses the ``top`` best trials of the Optuna study (``python -m sim.calibrate``) as parameter sets,
-or the default market if there is no study, and ``seeds`` seeds for each. The calibration saw
-only data before 2023-10, so 2023 as a whole, 2024 and 2025 are out of sample: no later market
-share figure is used or tuned to. Writes ``forecast.csv`` (mean and 90% band per year and
-storefront), ``forecast_runs.csv`` (every run) and ``forecast.png``.
+Parameter uncertainty times seed noise: ``draws`` parameter vectors are drawn from the estimate's
+sampling distribution (``python -m sim.estimate``: normal on the estimation scale, with the
+sandwich covariance), each run on ``seeds`` seeds under ``history``. The estimation saw only data
+through 2023, so 2024 and 2025 are out of sample: no later figure is used or tuned to. Without an
+estimate file the default market is run on ``draws x seeds`` seeds (seed noise only, and the
+label says so). Writes ``forecast.csv`` (mean and 90% band per year, storefront and operator
+group), ``forecast_runs.csv`` (every run) and ``forecast.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -19,39 +23,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-YEARS = (2023, 2024, 2025)
+YEARS = (2023, 2024, 2025)  # 2023 is shown as the fitted year beside the forecast
 
 
-def parameter_sets(study: str, storage_dir: str, top: int) -> list[tuple[str, list[str]]]:
-    """(label, overrides) of the best ``top`` trials, or the default market if no study exists."""
-    db = Path(storage_dir) / f"{study}.db"
-    if not db.is_file():
+def parameter_draws(estimate_file: str, draws: int, seed: int = 0) -> list[tuple[str, list[str]]]:
+    """(label, overrides) of ``draws`` parameter vectors from the estimate's sampling distribution,
+    or the default market alone when there is no estimate file."""
+    path = Path(estimate_file)
+    if not path.is_file():
         return [("default market", [])]
-    import optuna
+    from sim.estimate import PARAMETERS, from_free
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded = optuna.load_study(study_name=study, storage=f"sqlite:///{db}")
-    done = [t for t in loaded.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    best = sorted(done, key=lambda t: t.value)[:top]
-    return [(f"trial {t.number} (loss {t.value:.3f})", [f"{k}={v!r}" for k, v in t.params.items()])
-            for t in best]
+    result = json.loads(path.read_text())
+    by_key = {p.key: p for p in PARAMETERS}
+    keys = [row["key"] for row in result["parameters"]]
+    mean = np.array([row["free"] for row in result["parameters"]])
+    cov = np.array(result["free_covariance"])
+    rng = np.random.default_rng(seed)
+    sample = rng.multivariate_normal(mean, cov, size=draws, method="eigh")
+    return [(f"draw {k}", [f"{key}={from_free(by_key[key], float(x)):.6g}"
+                           for key, x in zip(keys, row, strict=True)])
+            for k, row in enumerate(sample)]
 
 
 def one_run(label: str, overrides: list[str], seed: int) -> pd.DataFrame:
     from sim.hydra_app import compose_config
-    from sim.moments import annual_gmv_share
+    from sim.moments import annual_gmv_share, annual_group_share
     from sim.run import simulate
 
     cfg = compose_config(["scenario=history", "counterfactual=null", f"seed={seed}", *overrides])
-    shares = annual_gmv_share(simulate(cfg))
-    long = shares.stack().rename("share").reset_index()
-    long.columns = ["year", "storefront", "share"]
-    return long.assign(parameter_set=label, seed=seed)
+    table = simulate(cfg)
+    frames = []
+    for level, shares in (("storefront", annual_gmv_share(table)), ("group", annual_group_share(table))):
+        long = shares.stack().rename("share").reset_index()
+        long.columns = ["year", "name", "share"]
+        frames.append(long.assign(level=level))
+    return pd.concat(frames, ignore_index=True).assign(parameter_set=label, seed=seed)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     rows = runs[runs["year"].isin(YEARS)]
-    grouped = rows.groupby(["year", "storefront"])["share"]
+    grouped = rows.groupby(["level", "year", "name"])["share"]
     return pd.DataFrame({"mean": grouped.mean(), "p5": grouped.quantile(0.05),
                          "p95": grouped.quantile(0.95), "runs": grouped.size()}).reset_index()
 
@@ -60,10 +72,11 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     from sim.plotting import PLATFORM_COLOURS, new_figure
 
     fig, ax = new_figure(figsize=(10, 5))
-    names = list(dict.fromkeys(table["storefront"]))
+    table = table[table["level"] == "storefront"]
+    names = list(dict.fromkeys(table["name"]))
     width = 0.8 / len(YEARS)
     for k, year in enumerate(YEARS):
-        rows = table[table["year"] == year].set_index("storefront").loc[names]
+        rows = table[table["year"] == year].set_index("name").loc[names]
         x = np.arange(len(names)) + (k - (len(YEARS) - 1) / 2) * width
         ax.bar(x, 100 * rows["mean"], width, alpha=0.35 + 0.3 * k,
                color=[PLATFORM_COLOURS.get(n, "0.5") for n in names])
@@ -72,7 +85,8 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
                     fmt="none", ecolor="0.2", capsize=3, lw=1)
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylabel("Share of annual online GMV (%)")
-    ax.set_title(f"Forecast under history, 2023-2025 (bars: mean; whiskers: 90% band; {label})",
+    ax.set_title(f"Storefront shares under history: 2023 fitted, 2024-2025 forecast\n"
+                 f"(bars: mean; whiskers: 90% band; {label})",
                  loc="left", fontsize=10)
     from matplotlib.patches import Patch
 
@@ -86,18 +100,21 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Annual GMV share forecast, 2023-2025")
-    parser.add_argument("--top", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--study", default="default")
-    parser.add_argument("--storage-dir", default="results/calibration")
+    parser = argparse.ArgumentParser(description="Annual storefront and group share forecast, 2024-2025")
+    parser.add_argument("--draws", type=int, default=12)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--estimate", default="docs/estimation/full/estimate.json")
     parser.add_argument("--out", default="results/forecast")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
-    sets = parameter_sets(args.study, args.storage_dir, args.top)
-    jobs = [(label, [*overrides, *args.overrides], seed)
-            for label, overrides in sets for seed in range(args.seeds)]
+    if args.draws < 1 or args.seeds < 1:
+        parser.error("--draws and --seeds must be at least 1")
+    sets = parameter_draws(args.estimate, args.draws)
+    seeds = args.seeds if len(sets) > 1 else args.seeds * args.draws
+    # Each draw gets its own seeds, so parameter and seed noise are both in the band.
+    jobs = [(label, [*overrides, *args.overrides], k * seeds + s)
+            for k, (label, overrides) in enumerate(sets) for s in range(seeds)]
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
         runs = pd.concat(pool.map(one_run, *zip(*jobs, strict=True)), ignore_index=True)
     out = Path(args.out)
@@ -105,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     table = summarise(runs)
     runs.to_csv(out / "forecast_runs.csv", index=False)
     table.to_csv(out / "forecast.csv", index=False)
-    label = f"{len(sets)} parameter set(s) x {args.seeds} seeds"
+    label = (f"{len(sets)} parameter draws x {seeds} seeds" if len(sets) > 1
+             else f"default market, {seeds} seeds, no parameter uncertainty")
     plot(table, out / "forecast.png", label)
     print(table.assign(mean=lambda t: (100 * t["mean"]).round(1), p5=lambda t: (100 * t["p5"]).round(1),
                        p95=lambda t: (100 * t["p95"]).round(1)).to_string(index=False))

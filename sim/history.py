@@ -22,7 +22,7 @@ def _msme_field(model: EcommerceModel, name: str) -> np.ndarray:
     if name == "revenue_idr":
         return ms.revenue_idr.sum(axis=1)
     if name == "storefronts":
-        return ms.listed.sum(axis=1)
+        return ms.listed_share.sum(axis=1)
     return getattr(ms, name)
 
 

@@ -23,6 +23,7 @@ class Offer:
     log_variety: np.ndarray  # log share of active firms a shopper can buy from there
     discovery: np.ndarray  # content-driven exposure per unit of taste (0 for marketplaces, offline)
     local_share: np.ndarray  # share of last week's sales that went to local producers
+    subsidy: np.ndarray  # buyer subsidy, share of list price (0 offline)
 
 
 # --- shoppers -----------------------------------------------------------------------------------
@@ -111,11 +112,30 @@ class ShopperWeek:
     planned_idr: np.ndarray  # (J+1,) of which planned purchases
     impulse_idr: np.ndarray  # (J+1,) of which discovery (impulse) purchases
     lost_discovery_idr: float  # discovery demand that found no open channel
+    displaced_idr: float  # planned spend given up this week for earlier discovery purchases
+
+
+def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
+    """(J+1,) list-price spend per IDR of budget at each channel.
+
+    Out of pocket a shopper spends ``budget x P^(1 - elasticity)`` where P is the channel's price
+    index after subsidy; sellers receive that grossed up by the subsidy. At elasticity 1 the
+    out-of-pocket spend is fixed and a subsidy is re-spent in full at list prices; above 1 a
+    cheaper channel also sells more.
+    """
+    return np.exp(offer.log_effective_price * (1.0 - elasticity)) / (1.0 - offer.subsidy)
 
 
 def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_share: np.ndarray,
-                  is_social: np.ndarray, cfg: ShopperConfig, draws: dict[str, np.ndarray]
-                  ) -> ShopperWeek:
+                  steer_share: np.ndarray, steer_to: np.ndarray, is_social: np.ndarray, spend_index: float,
+                  cfg: ShopperConfig, draws: dict[str, np.ndarray]) -> ShopperWeek:
+    """The week's planned and discovery purchases of every shopper.
+
+    Budgets are in IDR of the start date times ``spend_index`` (the dated income and price path).
+    A discovery purchase takes ``impulse_displacement`` of its out-of-pocket cost from the
+    shopper's later planned spending (the same household budget): it is carried as
+    ``sh.deferred_idr`` and paid down by her next planned purchases.
+    """
     n_channels = offer.brand_utility.shape[0]
     n_platforms = n_channels - 1
     # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
@@ -127,60 +147,73 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
 
     shops = draws["shop"] < sh.shop_prob
     choice = nested_logit_draw(utility, available, draws["choice"], cfg.online_nest_lambda)
-    planned_idr = np.bincount(choice, weights=sh.budget * shops, minlength=n_channels)
-    buyers = np.bincount(choice, weights=shops, minlength=n_channels)
+    factor = list_spend_factor(offer, cfg.spend_price_elasticity)
+    budget = sh.budget.astype(np.float64) * spend_index
+    out_of_pocket = budget * (factor[choice] * (1.0 - offer.subsidy[choice])) * shops
+    paid_down = np.minimum(out_of_pocket, sh.deferred_idr)
+    sh.deferred_idr -= paid_down
+    planned_spend = (out_of_pocket - paid_down) / (1.0 - offer.subsidy[choice])
+    planned_idr = np.bincount(choice, weights=planned_spend, minlength=n_channels)
+    buyers = np.bincount(choice, weights=shops & (planned_spend > 0), minlength=n_channels)
     update_habit(sh, shops, choice, cfg.habit_learning_rate)
 
     impulse_idr, impulse_buyers, lost = discovery_purchases(
-        sh, utility, available, choice, shops, offer, leak_share, is_social, cfg, draws)
+        sh, utility, available, choice, shops, offer, leak_share, steer_share, steer_to, is_social,
+        budget,
+        factor, cfg, draws)
     w = sh.weight
     return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
                        buyers=w * (buyers + impulse_buyers),
                        planned_idr=w * planned_idr, impulse_idr=w * impulse_idr,
-                       lost_discovery_idr=w * lost)
+                       lost_discovery_idr=w * lost,
+                       displaced_idr=w * float((paid_down / (1.0 - offer.subsidy[choice])).sum()))
 
 
 def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray,
                         choice: np.ndarray, shops: np.ndarray, offer: Offer,
-                        leak_share: np.ndarray, is_social: np.ndarray, cfg: ShopperConfig,
+                        leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
+                        is_social: np.ndarray,
+                        budget: np.ndarray, factor: np.ndarray, cfg: ShopperConfig,
                         draws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
-    """Impulse purchases created by content on social apps: new demand, not diverted.
+    """Impulse purchases created by content (social apps, and marketplaces' live and video).
 
-    The content comes from the most discovery-rich social app the shopper uses. If that app's
-    checkout is closed to her, a share ``leak_share`` follows the seller's link to her best open
-    marketplace; the rest of that demand is lost. Returns spend and new buyers per channel, and
-    the lost spend (all per agent, before weighting).
+    The content comes from the most discovery-rich app the shopper uses. If that app's checkout is
+    closed to her, a share ``leak_share`` follows the seller's link to her best open marketplace;
+    the rest is lost. After legal close an operator group may route a share ``steer_share[j]`` of
+    storefront j's discovery sales to its partner's checkout (``steer_to[j]``) for shoppers holding
+    both. Returns spend and new buyers per channel, and the lost spend (all per agent, before
+    weighting); bought purchases add their displaced share to ``sh.deferred_idr``.
     """
     n_channels = utility.shape[0]
-    social = np.flatnonzero(is_social)
-    if social.size == 0:
+    sources = np.flatnonzero(offer.discovery[:-1] > 0)
+    if sources.size == 0:
         return np.zeros(n_channels), np.zeros(n_channels), 0.0
-    if social.size == 1:
-        source_row = social[0]
-        exposure = sh.adopted[source_row] * np.float32(offer.discovery[source_row])
-        source = np.full(sh.n, source_row)
-        direct = available[source_row]
-    else:
-        reach = sh.adopted[social] * offer.discovery[social][:, None].astype(np.float32)
-        exposure = reach.sum(axis=0)
-        source = social[reach.argmax(axis=0)]
-        direct = available[source, np.arange(sh.n)]
+    reach = sh.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
+    exposure = reach.sum(axis=0)
+    source = sources[reach.argmax(axis=0)]
+    direct = available[source, np.arange(sh.n)]
     impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure * sh.discovery_taste, 1.0)
     destination = source.copy()
     bought = impulse & direct
     # Blocked discovery demand: only those shoppers look for their best open marketplace.
     blocked = np.flatnonzero(impulse & ~direct & (draws["leak"] < leak_share[source]))
-    if blocked.size:
-        marketplaces = np.flatnonzero(~is_social)
+    marketplaces = np.flatnonzero(~is_social)
+    if blocked.size and marketplaces.size:
         open_rows = available[marketplaces][:, blocked]
         scores = np.where(open_rows, utility[marketplaces][:, blocked], -np.inf)
         destination[blocked] = marketplaces[scores.argmax(axis=0)]
         bought[blocked] = open_rows.any(axis=0)
-    spend = cfg.impulse_spend_share * sh.budget.astype(np.float64)
+    for j in np.flatnonzero(steer_share > 0):
+        partner = int(steer_to[j])
+        steered = bought & (destination == j) & available[partner] & (draws["steer"] < steer_share[j])
+        destination[steered] = partner
+    spend = cfg.impulse_spend_share * budget * factor[destination]
     impulse_idr = np.bincount(destination, weights=spend * bought, minlength=n_channels)
     new_buyer = bought & ~(shops & (choice == destination))
     impulse_buyers = np.bincount(destination, weights=new_buyer, minlength=n_channels)
     lost = float((spend * (impulse & ~bought)).sum())
+    sh.deferred_idr += (cfg.impulse_displacement * spend * bought
+                        * (1.0 - offer.subsidy[destination]))
     return impulse_idr, impulse_buyers, lost
 
 
@@ -206,14 +239,19 @@ def seller_attractiveness(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
     return ms.weight * ms.scale * np.exp(ms.quality) * np.power(ms.price, -cfg.price_elasticity)
 
 
-def eligible_sellers(ms: MSMEs, floor_usd: float) -> np.ndarray:
-    """(M, J+1) who can sell where: active, listed there and not blocked by the cross-border floor;
-    offline needs a stall."""
-    n_platforms = ms.listed.shape[1]
+def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.ndarray:
+    """(M, J+1) share of each agent's firms that can sell where: active, listed there and not
+    blocked by the cross-border floor; offline needs a stall. A storefront whose checkout runs on
+    a partner's back end with a shared seller pool (``pool_with[j]`` = partner, else -1) also sells
+    the partner's listed firms."""
+    n_platforms = ms.listed_share.shape[1]
     can_sell = ms.active & ~((ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd)
                              & ~ms.positive_listed)
-    eligible = np.empty((ms.n, n_platforms + 1), dtype=bool)
-    eligible[:, :n_platforms] = ms.listed & can_sell[:, None]
+    listed = ms.listed_share
+    eligible = np.empty((ms.n, n_platforms + 1))
+    eligible[:, :n_platforms] = listed * can_sell[:, None]
+    for k in np.flatnonzero(pool_with >= 0):
+        eligible[:, k] = np.maximum(listed[:, k], listed[:, pool_with[k]]) * can_sell
     eligible[:, n_platforms] = ms.active & ms.has_stall
     return eligible
 
@@ -272,27 +310,37 @@ def settle_payments(gmv_idr: np.ndarray, subsidy_rate: np.ndarray,
 # --- sellers ------------------------------------------------------------------------------------
 
 
+def channel_price_markup(commission_rate: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """(J+1,) factor on sellers' prices per channel: storefront fees passed into prices."""
+    return np.append(1.0 + cfg.commission_pass_through * commission_rate, 1.0)
+
+
 def listing_cost_idr(ms: MSMEs, shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
-    """(M, J) weekly cost of each storefront an agent runs. A storefront whose checkout runs on a
-    partner's back end costs nothing extra to a seller already listed on the partner."""
-    listed = ms.listed.copy()
+    """(M, J) weekly cost of the storefronts an agent's firms run. A storefront whose checkout runs
+    on a partner's back end costs nothing extra to firms already listed on the partner."""
+    listed = ms.listed_share.astype(np.float64)
     for j in np.flatnonzero(shared_backend >= 0):
-        listed[:, j] &= ~ms.listed[:, shared_backend[j]]
+        listed[:, j] = np.maximum(listed[:, j] - ms.listed_share[:, shared_backend[j]], 0.0)
     return listed * (ms.capacity_idr[:, None] * cfg.listing_cost_share)
 
 
 def book_profits(ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray,
                  shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
-    """Update cash and per-storefront profit memory; return each agent's weekly profit, IDR."""
-    n_platforms = ms.listed.shape[1]
-    margin = 1.0 - ms.unit_cost / ms.price
+    """Update cash and per-storefront profit memory; return each agent's weekly profit, IDR.
+
+    Storefront sales are at list prices that include the passed-through fee, so the gross margin
+    on storefront j is ``1 - cost / (price x markup_j) - commission_j``."""
+    n_platforms = ms.listed_share.shape[1]
+    markup = channel_price_markup(commission_rate, cfg)
+    margin = 1.0 - ms.unit_cost[:, None] / (ms.price[:, None] * markup[None, :])
     online = sold_idr[:, :n_platforms]
-    storefront_profit = (online * (margin[:, None] - commission_rate[None, :])
+    storefront_profit = (online * (margin[:, :n_platforms] - commission_rate[None, :])
                          - listing_cost_idr(ms, shared_backend, cfg))
-    offline_profit = sold_idr[:, n_platforms] * margin - (
+    offline_profit = sold_idr[:, n_platforms] * margin[:, n_platforms] - (
         ms.has_stall * ms.capacity_idr * cfg.stall_cost_share)
     a = cfg.profit_memory
-    ms.profit_ma_idr[:] = np.where(ms.listed, (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0)
+    ms.profit_ma_idr[:] = np.where(ms.listed_share > 0,
+                                   (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0)
     profit = np.where(ms.active, storefront_profit.sum(axis=1) + offline_profit, 0.0)
     ms.cash_idr += profit
     return profit
@@ -308,41 +356,45 @@ def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEC
 
 
 def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndarray,
-                    shared_backend: np.ndarray, backend_join_boost: float, n_categories: int,
-                    cfg: MSMEConfig, u_join: np.ndarray, u_leave: np.ndarray) -> None:
-    """Sellers leave storefronts that lose money and join those where buyers' demand per seller is
+                    affinity: np.ndarray, n_categories: int, cfg: MSMEConfig) -> None:
+    """Firms leave storefronts that lose money and join those where buyers' demand per seller is
     high relative to the online market (the buyers they can reach: the cross-side network effect;
     a new storefront with buyers and few sellers pulls hard), more readily where peers of their
-    category already sell (learning from peers). A storefront whose checkout runs on a partner's
-    back end is joined ``backend_join_boost`` times more readily by the partner's sellers."""
-    leave = ms.listed & (ms.profit_ma_idr < 0) & (u_leave < cfg.leave_rate)
-    ms.listed &= ~leave
-    listed_firms = ms.weight[ms.active] @ ms.listed[ms.active]
+    category already sell (learning from peers) and where their origin's goods fit
+    (``affinity[origin, j]``). Shares of an agent's firms move by the expected flows, so an agent
+    that stands for thousands of firms changes its listings smoothly."""
+    leaving = np.where(ms.profit_ma_idr < 0, cfg.leave_rate, 0.0)
+    ms.listed_share -= (ms.listed_share * leaving).astype(np.float32)
+    active = ms.weight * ms.active
+    listed_firms = active @ ms.listed_share
     per_seller = demand_idr / np.maximum(listed_firms, 1.0)
     market_per_seller = demand_idr.sum() / max(listed_firms.sum(), 1.0)
     pull_of_buyers = np.minimum(per_seller / market_per_seller, 10.0) if market_per_seller > 0 \
         else np.zeros_like(per_seller)
-    active_weight = np.bincount(ms.category, weights=ms.weight * ms.active, minlength=n_categories)
-    peers = np.stack([np.bincount(ms.category, weights=ms.weight * ms.active * ms.listed[:, j],
-                                  minlength=n_categories) for j in range(ms.listed.shape[1])], 1)
+    active_weight = np.bincount(ms.category, weights=active, minlength=n_categories)
+    peers = np.stack([np.bincount(ms.category, weights=active * ms.listed_share[:, j],
+                                  minlength=n_categories) for j in range(ms.listed_share.shape[1])], 1)
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
     peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
-    join_prob = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
-    for j in np.flatnonzero(shared_backend >= 0):
-        join_prob[:, j] *= np.where(ms.listed[:, shared_backend[j]], backend_join_boost, 1.0)
-    join = (~ms.listed & ms.active[:, None] & open_for_sellers[None, :] & (u_join < join_prob))
-    ms.listed |= join
-    ms.profit_ma_idr[join] = 0.0
+    join_prob = np.minimum(cfg.join_rate * pull_of_buyers[None, :] * peer_pull
+                           * affinity[ms.origin], 1.0)
+    join_prob *= ms.active[:, None] & open_for_sellers[None, :]
+    ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
+    # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.
+    ms.listed_share[ms.listed_share < 1e-3] = 0.0
 
 
 def exit_threshold_idr(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
-    """Cash below minus this many IDR ends the agent's firms: sustained losses."""
-    return cfg.exit_weeks_of_cost * ms.capacity_idr * (cfg.stall_cost_share
-                                                       + cfg.listing_cost_share)
+    """Cash below minus this many IDR ends the agent's firms: sustained losses, counted in weeks
+    of the fixed costs the firms actually carry (a stall only if they have one, and at least one
+    storefront's worth)."""
+    storefronts = np.maximum(ms.listed_share.sum(axis=1), 1.0)
+    return cfg.exit_weeks_of_cost * ms.capacity_idr * (cfg.stall_cost_share * ms.has_stall
+                                                       + cfg.listing_cost_share * storefronts)
 
 
 def find_exits(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
     """Agents that exit this week: cash below the exit rule, or no channel left to sell through."""
     broke = ms.cash_idr < -exit_threshold_idr(ms, cfg)
-    no_channel = ~ms.has_stall & ~ms.listed.any(axis=1) & (ms.weeks_active > 4)
+    no_channel = ~ms.has_stall & ~(ms.listed_share > 0).any(axis=1) & (ms.weeks_active > 4)
     return np.flatnonzero(ms.active & (broke | no_channel))

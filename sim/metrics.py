@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.population import CROSS_BORDER, ORIGINS
+from sim.population import CROSS_BORDER, ORIGINS, online_share
 
 if TYPE_CHECKING:
     from sim.model import EcommerceModel
@@ -27,6 +27,16 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float])
     cum = np.cumsum(weights[order])
     positions = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
     return values[order][np.minimum(positions, values.size - 1)]
+
+
+# PP 7/2021 size classes by annual sales (IDR): micro <= 2 bn, small <= 15 bn, medium <= 50 bn.
+SIZE_CLASSES = ("micro", "small", "medium", "large")
+SIZE_BOUNDS_IDR_PER_YEAR = np.array([2e9, 15e9, 50e9])
+
+
+def size_class(annual_sales_idr: np.ndarray) -> np.ndarray:
+    """Index into SIZE_CLASSES of each firm's annual sales (2021 prices)."""
+    return np.searchsorted(SIZE_BOUNDS_IDR_PER_YEAR, annual_sales_idr, side="left")
 
 
 def hhi(shares: np.ndarray) -> float:
@@ -52,6 +62,12 @@ class Recorder:
             "msme_revenue_per_firm_idr": ["p10", "median", "p90"],
             "msme_active": ["all", *ORIGINS], "msmes_online": ["all"], "msme_exited": ["all"],
             "discovery_lost_idr": ["all"], "unmet_demand_idr": ["all"], "hhi": ["market"],
+            "group_hhi": ["market"], "discovery_strength": names,
+            "impulse_idr": ["all"], "displaced_idr": ["all"],
+            "msme_revenue_real_idr": ["all", *ORIGINS], "msme_net_income_idr": ["all", *ORIGINS],
+            "msmes_online_by_origin": list(ORIGINS),
+            "msme_firms_by_size": list(SIZE_CLASSES), "msme_revenue_by_size_idr": list(SIZE_CLASSES),
+            "cpi_index": ["all"],
         }
         n_weeks = len(model.dates)
         self.values = {k: np.zeros((n_weeks, len(v))) for k, v in self.entities.items()}
@@ -68,9 +84,18 @@ class Recorder:
         v["gmv_share"][week] = share
         group_idx = m.policy.operator[week]
         v["group_gmv_idr"][week] = np.bincount(group_idx, weights=gmv, minlength=len(self.groups))
-        v["group_gmv_share"][week] = np.bincount(group_idx, weights=share, minlength=len(self.groups))
+        group_share = np.bincount(group_idx, weights=share, minlength=len(self.groups))
+        v["group_gmv_share"][week] = group_share
+        v["group_hhi"][week] = hhi(group_share)
+        v["discovery_strength"][week] = m.discovery[:n_platforms]
+        v["impulse_idr"][week] = sw.impulse_idr.sum()
+        v["displaced_idr"][week] = sw.displaced_idr
+        v["cpi_index"][week] = m.cpi_index[week]
         v["buyers"][week] = sw.buyers[:n_platforms]
-        v["sellers"][week] = (m.eligible[:, :n_platforms] * ms.weight[:, None]).sum(0)
+        # Firms that can sell there this week: a closed checkout has no sellers, whatever their
+        # dormant listings.
+        v["sellers"][week] = (m.eligible[:, :n_platforms] * ms.weight[:, None]).sum(0) * (
+            m.transact_share > 0)
         v["adopters"][week] = m.shoppers.adopted.sum(axis=1) * m.shoppers.weight
         v["subsidy_idr"][week] = ledger.subsidy[:n_platforms]
         v["commission_idr"][week] = ledger.commission[:n_platforms]
@@ -91,7 +116,18 @@ class Recorder:
             by_agent[domestic] / ms.weight[domestic], ms.weight[domestic], [0.1, 0.5, 0.9])
         active_by_origin = np.bincount(ms.origin, weights=ms.weight * ms.active, minlength=3)
         v["msme_active"][week] = [active_by_origin.sum(), *active_by_origin]
-        v["msmes_online"][week] = (ms.weight * (ms.active & ms.listed.any(axis=1))).sum()
+        online_firms = ms.weight * ms.active * online_share(ms.listed_share)
+        v["msmes_online"][week] = online_firms.sum()
+        v["msmes_online_by_origin"][week] = np.bincount(ms.origin, weights=online_firms, minlength=3)
+        real = by_origin / m.cpi_index[week]
+        v["msme_revenue_real_idr"][week] = [real.sum(), *real]
+        income = np.bincount(ms.origin, weights=m.weekly_profit * ms.active, minlength=3)
+        v["msme_net_income_idr"][week] = [income.sum(), *income]
+        size = size_class(52.0 * by_agent / ms.weight / m.cpi_index[week])
+        v["msme_firms_by_size"][week] = np.bincount(size, weights=ms.weight * domestic,
+                                                    minlength=len(SIZE_CLASSES))
+        v["msme_revenue_by_size_idr"][week] = np.bincount(size, weights=by_agent * domestic,
+                                                          minlength=len(SIZE_CLASSES))
         self.exited_total += m.exited_firms_this_week
         v["msme_exited"][week] = self.exited_total
         v["discovery_lost_idr"][week] = sw.lost_discovery_idr

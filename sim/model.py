@@ -19,6 +19,7 @@ from sim.market import (
     ShopperWeek,
     adjust_prices_and_capacity,
     book_profits,
+    channel_price_markup,
     clear_market,
     eligible_sellers,
     find_exits,
@@ -28,9 +29,10 @@ from sim.market import (
     update_listings,
 )
 from sim.metrics import Recorder
-from sim.policies import build_policy_path
+from sim.policies import build_policy_path, macro_path
 from sim.population import (
     LOCAL,
+    ORIGINS,
     build_msmes,
     build_shoppers,
     draw_msme_traits,
@@ -61,7 +63,6 @@ class EcommerceModel(mesa.Model):
                                                  parse_date("end_date", cfg.end_date))
         self.platform_names = [p.name for p in self.market.platforms.values()]
         self.policy = build_policy_path(self.market, cfg.scenario, self.dates)
-        self.backend_join_boost = cfg.scenario.tiktok_tokopedia_pilot.backend_join_boost
         (population_rng, self.adoption_rng, self.shopper_rng, self.seller_rng,
          self.entry_rng) = self.rng.spawn(5)
 
@@ -70,6 +71,11 @@ class EcommerceModel(mesa.Model):
         self.brand_utility = np.array([p.brand_utility for p in platforms]
                                       + [self.market.shoppers.offline_utility])
         self.discovery = np.array([p.discovery_strength for p in platforms] + [0.0])
+        self.content_cap = np.array([p.content_cap for p in platforms])
+        self.cpi_index, self.spend_index = macro_path(self.market.macro, self.dates)
+        affinity = self.market.msmes.social_affinity
+        self.affinity = np.where(self.is_social[None, :],
+                                 np.array([affinity[o] for o in ORIGINS])[:, None], 1.0)
         self.innovation = np.array([p.adoption_innovation_per_week for p in platforms])
         self.word_of_mouth = np.array([p.adoption_wom_per_week for p in platforms])
         self.base_subsidy = np.array([p.subsidy for p in platforms])
@@ -113,6 +119,7 @@ class EcommerceModel(mesa.Model):
         if self.agent_history is not None:
             self.agent_history.record(week)
         self.platforms_adapt_subsidies(week)
+        self.platforms_invest_in_content()
         self.update_offer()
         if week + 1 >= len(self.dates):
             self.running = False
@@ -152,13 +159,15 @@ class EcommerceModel(mesa.Model):
     def shoppers_go_shopping(self, week: int) -> ShopperWeek:
         n = self.shoppers.n
         draws = {name: self.shopper_rng.random(n, dtype=np.float32)
-                 for name in ("shop", "impulse", "choice", "leak")}
+                 for name in ("shop", "impulse", "choice", "leak", "steer")}
         return shoppers_shop(self.shoppers, self.offer, self.transact_share,
-                             self.policy.link_leak_share[week], self.is_social,
+                             self.policy.link_leak_share[week], self.policy.steer_share[week],
+                             self.policy.steer_to, self.is_social, float(self.spend_index[week]),
                              self.market.shoppers, draws)
 
     def sellers_fill_orders(self, week: int) -> Clearing:
-        self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week])
+        self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week],
+                                         self.policy.pool_with[week])
         return clear_market(self.msmes, self.shopper_week.demand_idr, self.eligible,
                             self.policy.local_boost[week], self.market.msmes)
 
@@ -170,11 +179,8 @@ class EcommerceModel(mesa.Model):
                                           self.policy.shared_backend[week], cfg)
         adjust_prices_and_capacity(ms, sold.sum(axis=1), cfg)
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
-        u_join = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
-        u_leave = self.seller_rng.random(ms.listed.shape, dtype=np.float32)
-        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers,
-                        self.policy.shared_backend[week], self.backend_join_boost,
-                        len(cfg.categories), cfg, u_join, u_leave)
+        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers, self.affinity,
+                        len(cfg.categories), cfg)
         ms.weeks_active += ms.active
 
     def firms_exit_and_enter(self) -> None:
@@ -182,7 +188,7 @@ class EcommerceModel(mesa.Model):
         exits = find_exits(ms, cfg)
         self.exited_firms_this_week = float(ms.weight[exits].sum())
         ms.active[exits] = False
-        ms.listed[exits] = False
+        ms.listed_share[exits] = 0.0
         ms.revenue_idr[exits] = 0.0
         for m in exits:
             self.msme_agents[m].leave()
@@ -209,30 +215,35 @@ class EcommerceModel(mesa.Model):
             getattr(ms, name)[entrants] = values
         ms.capacity_idr[entrants] = self.capacity_per_scale[entrants] * ms.weight[entrants] * (
             ms.scale[entrants])
+        # Online-only entrants open one storefront each, spread over the open storefronts in
+        # proportion to their buyers.
         buyers = self.shopper_week.buyers[:-1] * (self.transact_share > 0)
-        ms.listed[entrants] = False
+        ms.listed_share[entrants] = 0.0
         online_only = entrants[~ms.has_stall[entrants]]
         if buyers.sum() > 0 and online_only.size:
-            first = self.entry_rng.choice(buyers.size, size=online_only.size, p=buyers / buyers.sum())
-            ms.listed[online_only, first] = True
+            ms.listed_share[online_only] = (buyers / buyers.sum()).astype(np.float32)
         ms.profit_ma_idr[entrants] = 0.0
         ms.revenue_idr[entrants] = 0.0
         ms.weeks_active[entrants] = 0
         ms.active[entrants] = True
         ms.cash_idr[entrants] = cfg.initial_cash_weeks * fixed_cost_idr(
-            self.market, ms.capacity_idr[entrants], ms.has_stall[entrants], ms.listed[entrants])
+            self.market, ms.capacity_idr[entrants], ms.has_stall[entrants],
+            ms.listed_share[entrants])
         for m in entrants:
             self.msme_agents[m] = MSME(self, int(m))
 
     def platforms_adapt_subsidies(self, week: int) -> None:
-        """Defend share: a platform whose share fell below its trailing average raises its buyer
-        subsidy in proportion to the relative loss; otherwise the subsidy drifts back toward its
-        base rate. Bounded by [subsidy_min, subsidy_max] and paced by the yearly budget."""
+        """Defend share: an operator group whose share fell below its trailing average raises its
+        storefronts' buyer subsidies in proportion to the relative loss; otherwise they drift back
+        toward their base rates. Bounded by [subsidy_min, subsidy_max] and paced by each
+        storefront's yearly budget. Storefronts of one group (after a deal's legal close) act on
+        the group's share, not their own: one objective for the group."""
         gmv = self.clearing.gmv_idr[:-1]
         online = gmv.sum()
         if online <= 0:
             return
-        share = gmv / online
+        group = self.policy.operator[week]
+        share = np.bincount(group, weights=gmv / online, minlength=len(self.policy.operators))[group]
         rule = self.market.platform_rule
         memory = 1.0 / rule.share_memory_weeks
         trading = self.transact_share > 0
@@ -252,11 +263,25 @@ class EcommerceModel(mesa.Model):
                          where=ahead)
         self.subsidy = self.subsidy * np.minimum(1.0, pace)
 
+    def platforms_invest_in_content(self) -> None:
+        """Marketplaces answer discovery commerce with live and video content of their own: each
+        week a storefront closes ``content_response x (discovery share of online GMV)`` of the gap
+        between its discovery strength and what its content budget buys (``content_cap``). The
+        threat, not a date, drives it: without a social storefront there is nothing to answer."""
+        sw = self.shopper_week
+        online = sw.demand_idr[:-1].sum()
+        if online <= 0:
+            return
+        threat = sw.impulse_idr[:-1].sum() / online
+        rate = self.market.platform_rule.content_response * threat
+        gap = np.maximum(self.content_cap - self.discovery[:-1], 0.0)
+        self.discovery[:-1] += np.where(self.content_cap > 0, rate * gap, 0.0)
+
     # --- what shoppers see ----------------------------------------------------------------------
 
     def initial_offer(self) -> None:
         ms = self.msmes
-        self.eligible = eligible_sellers(ms, 0.0)
+        self.eligible = eligible_sellers(ms, 0.0, self.policy.pool_with[0])
         pull = self.eligible * (ms.weight * ms.scale)[:, None]
         self.update_offer(pull)
 
@@ -268,6 +293,7 @@ class EcommerceModel(mesa.Model):
         total = weights.sum(axis=0)
         safe = np.maximum(total, 1e-12)
         price_index = np.where(total > 0, (weights * ms.price[:, None]).sum(0) / safe, 1.0)
+        price_index = price_index * channel_price_markup(self.commission, self.market.msmes)
         local_share = np.where(total > 0, weights[ms.origin == LOCAL].sum(0) / safe, 0.0)
         active_firms = max(float((ms.weight * ms.active).sum()), 1e-12)
         variety = (self.eligible * ms.weight[:, None]).sum(0) / active_firms
@@ -279,6 +305,7 @@ class EcommerceModel(mesa.Model):
             log_variety=np.log(np.maximum(variety, 1e-6)),
             discovery=self.discovery,
             local_share=local_share,
+            subsidy=subsidy,
         )
 
     # --- helpers for agents and outputs ---------------------------------------------------------

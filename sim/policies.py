@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.calendar import first_step_on_or_after
-from sim.config import MarketConfig, ScenarioConfig, parse_date
+from sim.config import MacroConfig, MarketConfig, ScenarioConfig, parse_date
 
 
 @dataclass
@@ -26,6 +26,9 @@ class PolicyPath:
     link_leak_share: np.ndarray  # float: share of blocked discovery demand sent to marketplaces
     local_boost: np.ndarray  # float: ranking boost of local producers (pilot)
     shared_backend: np.ndarray  # int: partner whose back end runs the storefront's checkout, or -1
+    pool_with: np.ndarray  # int: partner whose listed sellers also sell on the storefront, or -1
+    steer_share: np.ndarray  # float: share of the storefront's discovery sales routed to steer_to
+    steer_to: np.ndarray  # (platforms,) int: the storefront's group partner, or -1
     operator: np.ndarray  # int: operator group index of each storefront
     commission: np.ndarray  # float: take rate in force
     floor_usd: np.ndarray  # (weeks,) float: minimum unit price of direct cross-border goods, 0 = none
@@ -66,6 +69,9 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
     local_boost = np.zeros((n_weeks, n_platforms))
     ramp = np.ones((n_weeks, n_platforms))
     shared_backend = np.full((n_weeks, n_platforms), -1, dtype=np.int64)
+    pool_with = np.full((n_weeks, n_platforms), -1, dtype=np.int64)
+    steer_share = np.zeros((n_weeks, n_platforms))
+    steer_to = np.full(n_platforms, -1, dtype=np.int64)
     pilot = scenario.tiktok_tokopedia_pilot
     if pilot.enabled:
         store, partner = names.index(pilot.storefront), names.index(pilot.partner)
@@ -78,9 +84,18 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
         banned[relaunch:trial_end if not keeps_transacting else n_weeks, store] = False
         local_boost[relaunch:trial_end, [store, partner]] = pilot.local_priority
         shared_backend[migration:, store] = partner
+        if pilot.shared_seller_pool:
+            pool_with[migration:, store] = partner
         # One group from legal close, not from the announcement: before it the storefront is
         # still ByteDance's own, and group outputs must say so.
-        operator[step_of("close_date", pilot.close_date):, store] = operator[0, partner]
+        close = step_of("close_date", pilot.close_date)
+        operator[close:, store] = operator[0, partner]
+        steer_to[store] = partner
+        steer_share[close:, store] = pilot.group_traffic_steering
+        kppu = scenario.kppu_conditions
+        if kppu.enabled:
+            # No self-preferencing: the group may no longer route its storefront's buyers.
+            steer_share[step_of("kppu_conditions.date", kppu.date):, store] = 0.0
         # The relaunched checkout reaches its former users gradually (app updates, sellers
         # relisting, trust), linearly over relaunch_ramp_weeks, not all in the first week.
         weeks = np.arange(pilot.relaunch_ramp_weeks)
@@ -89,7 +104,7 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
 
     transact_share[banned] = 1.0 - ban.compliance
     transact_share *= ramp
-    link_leak_share[banned] = ban.link_leak_share
+    link_leak_share[banned] = market.shoppers.link_follow_share
     transact_share[~launched] = 0.0
 
     floor = scenario.cross_border_floor
@@ -100,9 +115,35 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
     return PolicyPath(
         launched=launched, banned=banned, transact_share=transact_share,
         link_leak_share=link_leak_share, local_boost=local_boost, shared_backend=shared_backend,
+        pool_with=pool_with, steer_share=steer_share, steer_to=steer_to,
         operator=operator, commission=commission, floor_usd=floor_usd,
         positive_list_share=floor.positive_list_share, operators=operators,
     )
+
+
+def macro_path(macro: MacroConfig, dates: list[dt.date]) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly consumer price index and nominal spend index (both 1.0 on the first date).
+
+    Each calendar year's CPI inflation and real per-person spend growth accrue evenly over its
+    weeks; a year without an entry carries the last given year's rates forward (documented as the
+    forecast assumption), and years before the first entry have none.
+    """
+    years = sorted(int(y) for y in macro.cpi_inflation)
+
+    def rate(table: dict[str, float], year: int) -> float:
+        known = [y for y in sorted(int(k) for k in table) if y <= year]
+        return float(table[str(known[-1])]) if known else 0.0
+
+    cpi = np.ones(len(dates))
+    spend = np.ones(len(dates))
+    for w in range(1, len(dates)):
+        year = dates[w].year
+        frac = (dates[w] - dates[w - 1]).days / (366 if year % 4 == 0 else 365)
+        inflation = rate(macro.cpi_inflation, year) if years else 0.0
+        growth = rate(macro.real_spend_growth, year) if macro.real_spend_growth else 0.0
+        cpi[w] = cpi[w - 1] * (1.0 + inflation) ** frac
+        spend[w] = spend[w - 1] * ((1.0 + inflation) * (1.0 + growth)) ** frac
+    return cpi, spend
 
 
 def policy_events(scenario: ScenarioConfig) -> list[tuple[dt.date, str]]:

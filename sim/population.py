@@ -36,6 +36,7 @@ class Shoppers:
     followers: np.ndarray  # int32, grouped by shopper: who has shopper k among her ties
     followers_ptr: np.ndarray  # (n + 1,) int64: followers[ptr[k]:ptr[k + 1]] follow shopper k
     ties_using: np.ndarray  # (platforms, n) uint8: how many of a shopper's ties use each app
+    deferred_idr: np.ndarray  # float64: out-of-pocket spend owed to earlier discovery purchases
 
     def followers_of(self, shoppers: np.ndarray) -> np.ndarray:
         """Everyone who has one of ``shoppers`` among her ties (once per tie)."""
@@ -63,7 +64,7 @@ class MSMEs:
     has_stall: np.ndarray  # bool: sells offline
     unit_price_usd: np.ndarray  # typical item price, for the cross-border floor
     positive_listed: np.ndarray  # bool: goods on the cross-border positive list
-    listed: np.ndarray  # (n, platforms) bool: storefronts the agent runs
+    listed_share: np.ndarray  # (n, platforms) float: share of the agent's firms on each storefront
     profit_ma_idr: np.ndarray  # (n, platforms) moving average of weekly profit per storefront
     active: np.ndarray  # bool
     revenue_idr: np.ndarray  # (n, platforms + 1) last week's sales per channel; last = offline
@@ -88,6 +89,25 @@ def small_world(n: int, degree: int, rewire_prob: float, rng: np.random.Generato
     return ties.astype(np.int32)
 
 
+def correlated_holdings(reach: np.ndarray, correlation: float, n: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """(apps, n) bool: who can ever use each app, with each app's reach as its marginal and a
+    one-factor Gaussian copula tying them together.
+
+    One latent taste for shopping online drives every app: with ``correlation`` rho, shopper i
+    holds app j when ``rho z_i + sqrt(1 - rho^2) e_ij`` is below the ``reach_j`` quantile. At rho = 0
+    holdings are independent (a quarter of TikTok's users then hold no marketplace app); near 1
+    they are nested (the users of a small app hold the large ones too), as survey shares summing to
+    ~150% with one dominant app suggest (calibration_targets.csv shopper_multihoming).
+    """
+    normal = NormalDist()
+    cut = np.array([normal.inv_cdf(min(max(r, 1e-9), 1 - 1e-9)) for r in reach])
+    common = rng.standard_normal(n)
+    own = rng.standard_normal((reach.shape[0], n))
+    latent = correlation * common[None, :] + np.sqrt(1.0 - correlation**2) * own
+    return (latent < cut[:, None]) & (reach[:, None] > 0)
+
+
 def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     cfg = market.shoppers
     platforms = list(market.platforms.values())
@@ -95,7 +115,7 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     mean, k = cfg.shop_prob_mean, cfg.shop_prob_concentration
     shop_prob = rng.beta(max(mean * k, 1e-3), max((1 - mean) * k, 1e-3), n)
     reach = np.array([p.reach for p in platforms])
-    can_reach = rng.random((n_platforms, n)) < reach[:, None]
+    can_reach = correlated_holdings(reach, cfg.app_holding_correlation, n, rng)
     initial = np.array([p.initial_adoption for p in platforms]) / np.maximum(reach, 1e-9)
     adopted = can_reach & (rng.random((n_platforms, n)) < initial[:, None])
     habit = np.zeros((n_platforms + 1, n), dtype=np.float32)
@@ -126,6 +146,7 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
         adopted=adopted,
         habit=habit,
         ties=ties, followers=followers, followers_ptr=followers_ptr, ties_using=ties_using,
+        deferred_idr=np.zeros(n),
     )
 
 
@@ -190,19 +211,23 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     scale_weight = weight * traits["scale"]
     capacity = m.capacity_slack * expected_demand_idr * scale_weight / scale_weight.sum()
 
-    # Every firm starts with a channel: a firm without a stall sells online.
-    online_ready = (~traits["has_stall"]) | (rng.random(n) < m.online_ready_share)
+    # An agent stands for thousands of firms, so its listings are shares of its firms, not a
+    # yes/no: the online-ready firms (all of a stall-less agent's, online_ready_share of the
+    # others) list on each storefront with the survey's probability, independently. A yes/no per
+    # agent made the few largest agents' listings move a storefront's share by 5 points per seed.
     launched_at_start = np.array([p.initial_adoption > 0 for p in market.platforms.values()])
     seller_share = np.array([p.initial_seller_share for p in market.platforms.values()])
     seller_share = seller_share * launched_at_start
-    listed = online_ready[:, None] & (rng.random((n, n_platforms)) < seller_share[None, :])
-    first = rng.choice(n_platforms, size=n, p=seller_share / seller_share.sum())
-    unlisted = online_ready & ~listed.any(axis=1)
-    listed[unlisted, first[unlisted]] = True
-    fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed)
+    online_ready = np.where(traits["has_stall"], m.online_ready_share, 1.0)
+    # Firms without a stall must sell somewhere: scale their listings so that all are online.
+    any_listing = 1.0 - np.prod(1.0 - seller_share)
+    online_only_boost = np.where(traits["has_stall"], 1.0, 1.0 / max(any_listing, 1e-9))
+    listed_share = np.minimum(online_ready[:, None] * seller_share[None, :]
+                              * online_only_boost[:, None], 1.0).astype(np.float32)
+    fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed_share)
     return MSMEs(
         weight=weight, origin=origin, capacity_idr=capacity.astype(np.float64),
-        cash_idr=m.initial_cash_weeks * fixed_cost, listed=listed,
+        cash_idr=m.initial_cash_weeks * fixed_cost, listed_share=listed_share,
         profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32),
         active=np.ones(n, dtype=bool), revenue_idr=np.zeros((n, n_platforms + 1)),
         weeks_active=np.zeros(n, dtype=np.int32), **traits,
@@ -210,8 +235,15 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
 
 
 def fixed_cost_idr(market: MarketConfig, capacity_idr: np.ndarray, has_stall: np.ndarray,
-                   listed: np.ndarray) -> np.ndarray:
+                   listed_share: np.ndarray) -> np.ndarray:
     """Weekly fixed cost of each agent's firms, IDR: stalls and storefronts cost in proportion to
-    the capacity they serve, so a firm's costs scale with its size."""
+    the capacity they serve, so a firm's costs scale with its size. Only firms with a stall pay
+    for one."""
     m = market.msmes
-    return capacity_idr * (m.stall_cost_share * has_stall + m.listing_cost_share * listed.sum(1))
+    return capacity_idr * (m.stall_cost_share * has_stall
+                           + m.listing_cost_share * listed_share.sum(1))
+
+
+def online_share(listed_share: np.ndarray) -> np.ndarray:
+    """Share of each agent's firms on at least one storefront (firms list independently)."""
+    return 1.0 - np.prod(1.0 - listed_share, axis=1)

@@ -19,7 +19,7 @@ import pandas as pd
 import sim
 from sim.config import Config, ScenarioConfig
 from sim.model import EcommerceModel
-from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn
+from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn, paired_effects
 
 SUMMARY = "summary.json"
 TIMESERIES = "timeseries.parquet"
@@ -85,11 +85,17 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float) -> dict:
             "annual_msme_revenue_idr": {str(y): {k: float(v) for k, v in row.items()}
                                         for y, row in revenue.iterrows()},
         }
+    effects = None
+    if len(scenarios) == 2 and cfg.scenario.name in scenarios:
+        other = next(n for n in scenarios if n != cfg.scenario.name)
+        effects = paired_effects(table[table["scenario"] == cfg.scenario.name],
+                                 table[table["scenario"] == other])
     return {
         "scenario": cfg.scenario.name,
         "seed": cfg.seed,
         "counterfactual": cfg.counterfactual,
         "results": scenarios,
+        "policy_effects": effects,
         "wall_time_s": round(wall_s, 3),
         "package_version": sim.__version__,
         "files": ([TIMESERIES] + ([AGENTS] if cfg.agent_history.every_weeks else [])

@@ -1,31 +1,66 @@
-"""The forecast of the unfitted years: from the study's best trials, with bands."""
+"""The forecast of the unfitted years: parameter draws from the estimate times seeds, with bands."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from sim.calibrate import calibrate, load_config
-from sim.forecast import main
+from sim.estimate import PARAMETERS, from_free, to_free
+from sim.forecast import main, parameter_draws
 
-TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400"]
+TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "burn_in_weeks=10"]
 
 
-def test_forecast_uses_the_best_trials_and_reports_bands(tmp_path: Path):
-    store = tmp_path / "cal"
-    calibrate(load_config([f"storage_dir={store}", f"market_out={tmp_path / 'm.yaml'}", "trials=2",
-                           "seeds=1", "workers=1", 'model_overrides=["market.shoppers.n_agents=1500",'
-                           '"market.msmes.n_agents=400","burn_in_weeks=10"]']))
+def write_estimate(path: Path, sd: float) -> dict[str, float]:
+    """An estimate file in the format sim.estimate writes: priors as the estimate, given spread."""
+    rows = [{"key": p.key, "free": to_free(p, p.prior)} for p in PARAMETERS]
+    cov = np.eye(len(rows)) * sd**2
+    path.write_text(json.dumps({"parameters": rows, "free_covariance": cov.tolist()}))
+    return {p.key: p.prior for p in PARAMETERS}
+
+
+def test_draws_follow_the_estimates_sampling_distribution(tmp_path: Path):
+    write_estimate(tmp_path / "e.json", sd=0.3)
+    draws = parameter_draws(str(tmp_path / "e.json"), 400)
+    assert len(draws) == 400
+    by_key = {p.key: p for p in PARAMETERS}
+    # Every draw sets every parameter; on the estimation scale the spread is the given sd.
+    free = np.array([[to_free(by_key[k], float(v)) for k, v in (o.split("=") for o in overrides)]
+                     for _, overrides in draws])
+    assert free.shape == (400, len(PARAMETERS))
+    np.testing.assert_allclose(free.std(axis=0), 0.3, rtol=0.15)
+    np.testing.assert_allclose(free.mean(axis=0), [to_free(p, p.prior) for p in PARAMETERS],
+                               atol=0.3 * 4 / math.sqrt(400))
+    logit = next(p for p in PARAMETERS if p.transform == "logit")
+    values = [float(dict(o.split("=") for o in overrides)[logit.key]) for _, overrides in draws]
+    assert min(values) > 0 and max(values) < 1  # bounded parameters stay in their domain
+    assert abs(from_free(logit, to_free(logit, 0.3)) - 0.3) < 1e-12
+
+
+def test_without_an_estimate_the_forecast_says_it_has_no_parameter_uncertainty(tmp_path: Path):
+    assert parameter_draws(str(tmp_path / "missing.json"), 5) == [("default market", [])]
+
+
+def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
+    write_estimate(tmp_path / "e.json", sd=0.2)
     out = tmp_path / "fc"
-    assert main(["--top", "2", "--seeds", "2", "--storage-dir", str(store), "--out", str(out),
-                 "--workers", "2", *TINY]) == 0
+    assert main(["--draws", "2", "--seeds", "1", "--estimate", str(tmp_path / "e.json"),
+                 "--out", str(out), "--workers", "2", *TINY]) == 0
     table = pd.read_csv(out / "forecast.csv")
     assert sorted(table["year"].unique()) == [2023, 2024, 2025]
-    assert (table["runs"] == 4).all()  # 2 parameter sets x 2 seeds
+    assert set(table["level"]) == {"storefront", "group"}
+    assert (table["runs"] == 2).all()  # 2 parameter draws x 1 seed
     assert ((table["p5"] <= table["mean"]) & (table["mean"] <= table["p95"])).all()
-    sums = table.groupby("year")["mean"].sum()
+    sums = table.groupby(["level", "year"])["mean"].sum()
     assert ((sums - 1).abs() < 1e-9).all()
+    groups = table[(table["level"] == "group") & (table["year"] == 2025)].set_index("name")["mean"]
+    storefronts = table[(table["level"] == "storefront") & (table["year"] == 2025)].set_index("name")["mean"]
+    # In 2025 TikTok Shop is in the Tokopedia group for the whole year.
+    assert abs(groups["Tokopedia group"] - storefronts["Tokopedia"] - storefronts["TikTok Shop"]) < 1e-9
     runs = pd.read_csv(out / "forecast_runs.csv")
     assert runs["parameter_set"].nunique() == 2
-    assert (out / "forecast.png").stat().st_size > 20_000
+    assert runs["seed"].nunique() == 2  # each draw on its own seed

@@ -1,0 +1,334 @@
+"""Simulation-based estimation: the method of simulated moments with common random numbers.
+
+    python -m sim.estimate [--seeds 4] [--iterations 4] [--before 2024-01-01] [--out DIR]
+                           [--promote] [overrides...]
+
+The parameters that decide the answers (how app holdings overlap, how much discovery buying
+displaces planned buying, how fast marketplaces answer with content, how many firms go online,
+besides the storefronts' brand constants) are estimated from the public record through 2023
+(``TARGETS``, each with its source and a tolerance). Every evaluation runs ``history`` and its
+same-seed ``no_policy`` on the same seeds (common random numbers), so differences between
+parameter points are not seed noise. The estimate is a damped Gauss-Newton minimum of
+
+    Q(theta) = sum_k ((m_k(theta) - target_k) / tolerance_k)^2,
+
+with the Jacobian of the moments by finite differences (same seeds). The same Jacobian gives the
+identification table (which target moves when a parameter moves) and the sandwich covariance of
+the estimate, ``V = H^-1 J'W (S_data + S_sim / seeds) W J H^-1`` with ``H = J'WJ`` and
+``W = diag(1 / tolerance^2)``, where ``S_data`` takes each tolerance as the target's standard
+error and ``S_sim`` is the seed-to-seed covariance of the moments, measured. ``--before`` keeps
+only targets observed before a date (the backtest estimates on data before 2023-10 and fixes the
+parameters those targets cannot pin at their stated priors).
+
+Writes ``estimate.json`` (estimate, standard errors, Jacobian, noise floor, moments) to ``--out``;
+``--promote`` also writes the estimate into ``conf/market/default.yaml``, so that ``python -m sim``
+uses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.moments import calibration_targets, record_moments
+
+ROOT = Path(__file__).resolve().parents[1]
+ESTIMATION_END = "2024-03-18"  # the last target is 2023; the pilot's dates must be in the run
+
+
+@dataclass(frozen=True)
+class Parameter:
+    key: str  # dotted config key
+    transform: str  # identity | log | logit: the scale on which steps and errors are taken
+    step: float  # finite-difference step on that scale
+    prior: float  # the stated value before any data (used where no target can pin it)
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # moment name (sim.moments.record_moments)
+    value: float
+    tolerance: float  # standard error given to the target; also the validation band's half-width
+    observed_by: str  # date by which the figure was observable (for the backtest)
+    source: str
+
+
+def _row(metric: str, period: str, platform: str = "all") -> float:
+    t = calibration_targets()
+    rows = t[(t.metric == metric) & (t.period == period) & (t.platform == platform)]
+    return float(rows.value.iloc[0])
+
+
+def targets() -> list[Target]:
+    """The public record through 2023, as moments with tolerances and sources."""
+    out = [Target(f"share_2022_{name}", _row("gmv_share", "2022", name) / 100, 0.015,
+                  "2023-01-01", f"Momentum Works 2023: {name} {_row('gmv_share', '2022', name):g}% "
+                  "of 2022 GMV")
+           for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")]
+    out.append(Target("gmv_2022_usd_bn", _row("gmv_total", "2022"), 5.0, "2023-01-01",
+                      "Momentum Works 2023: US$52 bn online GMV in 2022"))
+    out.append(Target("share_2023Q3_TikTok Shop", _row("gmv_share", "2023Q3", "TikTok Shop") / 100,
+                      0.025, "2023-10-01", "Bloomberg Intelligence: 10-15% before the ban"))
+    out.append(Target("gmv_growth_2023", _row("gmv_growth", "2023") / 100, 0.03, "2024-01-01",
+                      "Momentum Works 2024: online GMV +3.7% in 2023"))
+    out.append(Target("ban_shopee_vs_no_policy", _row("ban_diversion", "2023-10", "Shopee") / 100,
+                      0.08, "2023-12-13", "Compas FMCG/beauty panel: Shopee sales +25.7% after "
+                      "TikTok Shop closed"))
+    tokopedia = _row("gmv_sea", "2023", "Tokopedia") / _row("gmv_sea", "2022", "Tokopedia") - 1.0
+    out.append(Target("tokopedia_growth_2023", tokopedia, 0.05, "2024-01-01",
+                      "Momentum Works 2024: Tokopedia GMV US$18.4 bn -> 16.3 bn"))
+    out.append(Target("msmes_online_end_2023_m", _row("msme_digital", "2023-12"), 3.0,
+                      "2024-01-01", "KemenKopUKM: 27 M MSMEs onboarded to digital channels"))
+    return out
+
+
+PARAMETERS = [
+    *[Parameter(f"market.platforms.{key}.brand_utility", "identity", 0.15, 0.5,
+                f"{name}'s brand constant (utils)")
+      for key, name in (("shopee", "Shopee"), ("tokopedia", "Tokopedia"), ("lazada", "Lazada"),
+                        ("bukalapak", "Bukalapak"), ("blibli", "Blibli"))],
+    Parameter("market.platforms.tiktok_shop.adoption_innovation_per_week", "log", 0.25, 0.001,
+              "TikTok Shop's Bass innovation (per week)"),
+    Parameter("market.shoppers.offline_utility", "identity", 0.15, 0.0,
+              "offline channel's constant (utils)"),
+    Parameter("market.shoppers.impulse_rate", "log", 0.2, 0.2,
+              "discovery purchases per week per unit exposure x taste"),
+    Parameter("market.shoppers.app_holding_correlation", "logit", 0.4, 0.5,
+              "copula correlation of app holdings"),
+    Parameter("market.shoppers.link_follow_share", "logit", 0.4, 0.45,
+              "share of blocked discovery demand that follows sellers' links"),
+    Parameter("market.shoppers.impulse_displacement", "logit", 0.4, 0.5,
+              "share of a discovery purchase taken from planned spend"),
+    Parameter("market.platform_rule.content_response", "log", 0.4, 0.2,
+              "marketplaces' content build-up per unit discovery share"),
+    Parameter("market.platforms.tokopedia.content_cap", "log", 0.4, 0.4,
+              "discovery strength Tokopedia's content can reach"),
+    Parameter("market.msmes.join_rate", "log", 0.3, 0.004,
+              "weekly base rate at which firms open a storefront"),
+]
+
+
+def to_free(p: Parameter, value: float) -> float:
+    if p.transform == "log":
+        return math.log(max(value, 1e-12))
+    if p.transform == "logit":
+        v = min(max(value, 1e-6), 1 - 1e-6)
+        return math.log(v / (1 - v))
+    return value
+
+
+def from_free(p: Parameter, x: float) -> float:
+    if p.transform == "log":
+        return math.exp(x)
+    if p.transform == "logit":
+        return 1.0 / (1.0 + math.exp(-x))
+    return x
+
+
+def _overrides(theta: dict[str, float]) -> list[str]:
+    return [f"{key}={value:.6g}" for key, value in theta.items()]
+
+
+def seed_moments(args: tuple[int, tuple[str, ...]]) -> dict[str, float]:
+    """One seed's moments: ``history`` and ``no_policy`` to the end of 2023, same seed."""
+    from sim.hydra_app import compose_config
+    from sim.run import simulate
+
+    seed, overrides = args
+    common = [f"seed={seed}", "counterfactual=null", f"end_date={ESTIMATION_END}", *overrides]
+    history = simulate(compose_config(["scenario=history", *common]))
+    no_policy = simulate(compose_config(["scenario=no_policy", *common]))
+    cfg = compose_config(["scenario=history", *common])
+    moments = record_moments(history, no_policy)
+    from sim.moments import annual_total_gmv_usd_bn
+
+    moments["gmv_2022_usd_bn"] = float(annual_total_gmv_usd_bn(history, cfg.market.usd_idr).loc[2022])
+    return moments
+
+
+class Simulator:
+    """Moments at a parameter point, averaged over fixed seeds (common random numbers)."""
+
+    def __init__(self, seeds: int, base: list[str], pool: ProcessPoolExecutor,
+                 names: list[str]) -> None:
+        self.seeds, self.base, self.pool, self.names = seeds, base, pool, names
+        self.evaluations = 0
+
+    def per_seed(self, theta: dict[str, float]) -> np.ndarray:
+        jobs = [(s, (*self.base, *_overrides(theta))) for s in range(self.seeds)]
+        rows = list(self.pool.map(seed_moments, jobs))
+        self.evaluations += 1
+        return np.array([[row[n] for n in self.names] for row in rows])
+
+    def mean(self, theta: dict[str, float]) -> np.ndarray:
+        return self.per_seed(theta).mean(axis=0)
+
+
+def objective(m: np.ndarray, goal: np.ndarray, tol: np.ndarray) -> float:
+    return float((((m - goal) / tol) ** 2).sum())
+
+
+def jacobian(sim: Simulator, params: list[Parameter], x: np.ndarray, m0: np.ndarray) -> np.ndarray:
+    """d moments / d free parameters, forward differences on the same seeds."""
+    cols = []
+    for i, p in enumerate(params):
+        xi = x.copy()
+        xi[i] += p.step
+        cols.append((sim.mean(theta_of(params, xi)) - m0) / p.step)
+        print(f"  jacobian {i + 1}/{len(params)} {p.key}", file=sys.stderr, flush=True)
+    return np.stack(cols, axis=1)
+
+
+def theta_of(params: list[Parameter], x: np.ndarray) -> dict[str, float]:
+    return {p.key: from_free(p, float(v)) for p, v in zip(params, x, strict=True)}
+
+
+def current_values(params: list[Parameter], base: list[str]) -> np.ndarray:
+    from sim.hydra_app import compose_config
+
+    cfg = compose_config(base)
+    values = []
+    for p in params:
+        node: object = cfg
+        for part in p.key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        values.append(to_free(p, float(node)))  # type: ignore[arg-type]
+    return np.array(values)
+
+
+def estimate(seeds: int, iterations: int, before: str, base: list[str],
+             out: Path) -> dict:
+    all_targets = targets()
+    used = [t for t in all_targets if t.observed_by <= before]
+    names = [t.name for t in all_targets]
+    goal = np.array([t.value for t in all_targets])
+    tol = np.array([t.tolerance for t in all_targets])
+    w_mask = np.array([t.observed_by <= before for t in all_targets])
+    params = list(PARAMETERS)
+    x = current_values(params, base)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        sim = Simulator(seeds, base, pool, names)
+        m = sim.mean(theta_of(params, x))
+        q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+        print(f"start Q = {q:.2f}", file=sys.stderr, flush=True)
+        jac = jacobian(sim, params, x, m)
+        # A parameter that moves no used target (relative to its tolerance) is not identified by
+        # them: it stays at its stated prior, and the backtest says so.
+        pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.5)
+        for _ in range(iterations):
+            jw = jac[w_mask][:, pinned] / tol[w_mask, None]
+            r = (goal[w_mask] - m[w_mask]) / tol[w_mask]
+            hess = jw.T @ jw
+            step = np.linalg.solve(hess + 1e-3 * np.diag(np.diag(hess)) + 1e-9 * np.eye(len(hess)),
+                                   jw.T @ r)
+            # A trust region: no parameter moves more than three finite-difference steps at once,
+            # where the linear model of the moments is still roughly right.
+            limit = 3.0 * np.array([p.step for p in params])[pinned]
+            step = np.clip(step, -limit, limit)
+            accepted = False
+            for damping in (1.0, 0.5, 0.25):
+                trial = x.copy()
+                trial[pinned] += damping * step
+                m_trial = sim.mean(theta_of(params, trial))
+                q_trial = objective(m_trial[w_mask], goal[w_mask], tol[w_mask])
+                print(f"  step x{damping}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)
+                if q_trial < q:
+                    x, m, q, accepted = trial, m_trial, q_trial, True
+                    break
+            if not accepted:
+                break
+        per_seed = sim.per_seed(theta_of(params, x))
+        m = per_seed.mean(axis=0)
+        q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+        evaluations = sim.evaluations
+
+    # Noise floor: the spread of Q over resamples of the seeds at the estimate.
+    rng = np.random.default_rng(0)
+    boot = [objective(per_seed[rng.integers(0, seeds, seeds)].mean(axis=0)[w_mask], goal[w_mask],
+                      tol[w_mask]) for _ in range(200)]
+    sim_cov = np.cov(per_seed.T) if seeds > 1 else np.zeros((len(names), len(names)))
+    jw = jac[w_mask][:, pinned] / tol[w_mask, None]
+    hess_inv = np.linalg.pinv(jw.T @ jw)
+    s_total = np.eye(int(w_mask.sum())) + (sim_cov[np.ix_(w_mask, w_mask)] / seeds) / np.outer(
+        tol[w_mask], tol[w_mask])
+    cov_pinned = hess_inv @ jw.T @ s_total @ jw @ hess_inv
+    cov = np.zeros((len(params), len(params)))
+    cov[np.ix_(pinned, pinned)] = cov_pinned
+    result = {
+        "created": dt.date.today().isoformat(),
+        "seeds": seeds, "before": before, "overrides": base, "evaluations": evaluations,
+        "objective": q,
+        "objective_noise_sd": float(np.std(boot)),
+        "parameters": [
+            {"key": p.key, "meaning": p.meaning, "transform": p.transform,
+             "estimate": from_free(p, float(x[i])), "free": float(x[i]),
+             "free_se": float(math.sqrt(max(cov[i, i], 0.0))), "pinned": bool(pinned[i]),
+             "prior": p.prior}
+            for i, p in enumerate(params)],
+        "free_covariance": cov.tolist(),
+        "targets": [
+            {"name": t.name, "value": t.value, "tolerance": t.tolerance, "source": t.source,
+             "observed_by": t.observed_by, "used": bool(w_mask[k]), "model": float(m[k]),
+             "model_seed_sd": float(per_seed[:, k].std(ddof=1)) if seeds > 1 else 0.0}
+            for k, t in enumerate(all_targets)],
+        # Identification: change of each target, in tolerances, per unit step of each parameter.
+        "jacobian_in_tolerances": {
+            p.key: {t.name: float(jac[k, i] * p.step / t.tolerance)
+                    for k, t in enumerate(all_targets)}
+            for i, p in enumerate(params)},
+        "used_targets": [t.name for t in used],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def promote(result: dict) -> Path:
+    """Write the estimate into conf/market/default.yaml (the values ``python -m sim`` uses)."""
+    path = ROOT / "conf" / "market" / "default.yaml"
+    text = path.read_text()
+    for p in result["parameters"]:
+        parts = p["key"].split(".")[1:]  # drop "market"
+        value = f"{p['estimate']:.5g}"
+        if parts[0] == "platforms":
+            pattern = rf"(\n  {parts[1]}:\n(?:    .*\n)*?    {parts[2]}: )[-0-9.e]+"
+        else:
+            pattern = rf"(\n{parts[0]}:\n(?:  .*\n)*?  {parts[1]}: )[-0-9.e]+"
+        text, n = re.subn(pattern, rf"\g<1>{value}", text, count=1)
+        if n != 1:
+            raise SystemExit(f"error: {p['key']}: not found in {path}")
+    path.write_text(text)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--before", default="2024-01-01",
+                        help="use only targets observable before this date (backtest: 2023-10-01)")
+    parser.add_argument("--out", default="results/estimate")
+    parser.add_argument("--promote", action="store_true")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2 (the noise floor needs a spread)")
+    result = estimate(args.seeds, args.iterations, args.before, args.overrides, Path(args.out))
+    print(f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
+          f"{result['evaluations']} evaluations; wrote {Path(args.out) / 'estimate.json'}")
+    if args.promote:
+        print(f"promoted to {promote(result)}")
+
+
+if __name__ == "__main__":
+    main()
