@@ -145,6 +145,8 @@ class MacroConfig:
 
     cpi_inflation: dict[str, float] = field(default_factory=dict)  # Dec-on-Dec, share per year
     real_spend_growth: dict[str, float] = field(default_factory=dict)  # per person, share per year
+    mobility_restrictions_until: str = "2000-01-01"  # last day of COVID-19 restrictions (PPKM)
+    offline_restriction_utility: float = 0.0  # utils added to offline while restrictions hold
 
 
 @dataclass
@@ -394,6 +396,7 @@ def _validate_market(market: MarketConfig, start: dt.date) -> None:
     _positive("market.usd_idr", market.usd_idr)
     _non_negative("market.platform_rule.subsidy_response", market.platform_rule.subsidy_response)
     _non_negative("market.platform_rule.content_response", market.platform_rule.content_response)
+    parse_date("market.macro.mobility_restrictions_until", market.macro.mobility_restrictions_until)
     for name in ("cpi_inflation", "real_spend_growth"):
         for year, rate in getattr(market.macro, name).items():
             key = f"market.macro.{name}.{year}"

@@ -17,8 +17,9 @@ identification table (which target moves when a parameter moves) and the sandwic
 the estimate, ``V = H^-1 J'W (S_data + S_sim / seeds) W J H^-1`` with ``H = J'WJ`` and
 ``W = diag(1 / tolerance^2)``, where ``S_data`` takes each tolerance as the target's standard
 error and ``S_sim`` is the seed-to-seed covariance of the moments, measured. ``--before`` keeps
-only targets observed before a date (the backtest estimates on data before 2023-10 and fixes the
-parameters those targets cannot pin at their stated priors).
+only targets observed before a date; with ``--from-priors`` the backtest starts every parameter but
+the level constants from its stated prior, so nothing fitted to later data leaks in, and the
+parameters its targets cannot pin stay there.
 
 Writes ``estimate.json`` (estimate, standard errors, Jacobian, noise floor, moments) to ``--out``;
 ``--promote`` also writes the estimate into ``conf/market/default.yaml``, so that ``python -m sim``
@@ -92,6 +93,19 @@ def targets() -> list[Target]:
     return out
 
 
+# Level constants: each is matched to one level target by a log-share contraction (as in BLP)
+# before the Gauss-Newton steps, which then move every parameter together.
+LEVELS = {
+    "market.platforms.shopee.brand_utility": "share_2022_Shopee",
+    "market.platforms.tokopedia.brand_utility": "share_2022_Tokopedia",
+    "market.platforms.lazada.brand_utility": "share_2022_Lazada",
+    "market.platforms.bukalapak.brand_utility": "share_2022_Bukalapak",
+    "market.platforms.blibli.brand_utility": "share_2022_Blibli",
+    "market.platforms.tiktok_shop.adoption_innovation_per_week": "share_2022_TikTok Shop",
+    "market.shoppers.offline_utility": "gmv_2022_usd_bn",
+    "market.shoppers.impulse_rate": "share_2023Q3_TikTok Shop",
+}
+
 PARAMETERS = [
     *[Parameter(f"market.platforms.{key}.brand_utility", "identity", 0.15, 0.5,
                 f"{name}'s brand constant (utils)")
@@ -103,14 +117,18 @@ PARAMETERS = [
               "offline channel's constant (utils)"),
     Parameter("market.shoppers.impulse_rate", "log", 0.2, 0.2,
               "discovery purchases per week per unit exposure x taste"),
-    Parameter("market.shoppers.app_holding_correlation", "logit", 0.4, 0.5,
-              "copula correlation of app holdings"),
-    Parameter("market.shoppers.link_follow_share", "logit", 0.4, 0.45,
+    Parameter("market.shoppers.discovery_weight", "log", 0.25, 2.0,
+              "utils of discovery exposure x taste in the planned choice"),
+    Parameter("market.shoppers.online_nest_lambda", "logit", 0.4, 0.5,
+              "dissimilarity of the online nest (substitution between storefronts)"),
+    Parameter("market.shoppers.link_follow_share", "logit", 0.5, 0.45,
               "share of blocked discovery demand that follows sellers' links"),
-    Parameter("market.shoppers.impulse_displacement", "logit", 0.4, 0.5,
+    Parameter("market.shoppers.impulse_displacement", "logit", 0.5, 0.5,
               "share of a discovery purchase taken from planned spend"),
-    Parameter("market.platform_rule.content_response", "log", 0.4, 0.2,
-              "marketplaces' content build-up per unit discovery share"),
+    Parameter("market.macro.offline_restriction_utility", "identity", 0.2, 0.0,
+              "offline's handicap while COVID-19 restrictions held (utils)"),
+    Parameter("market.platforms.shopee.content_cap", "log", 0.3, 0.4,
+              "discovery strength Shopee's content (Shopee Live, Video) can reach"),
     Parameter("market.platforms.tokopedia.content_cap", "log", 0.4, 0.4,
               "discovery strength Tokopedia's content can reach"),
     Parameter("market.msmes.join_rate", "log", 0.3, 0.004,
@@ -206,57 +224,106 @@ def current_values(params: list[Parameter], base: list[str]) -> np.ndarray:
     return np.array(values)
 
 
+def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: np.ndarray,
+                    names: list[str], goal: np.ndarray, used: np.ndarray, rounds: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Match each level constant to its level target by damped log-ratio updates, holding the
+    other parameters: shares respond to a brand constant with elasticity about 1 / lambda, so a
+    step of 0.35 of the log error converges without overshooting."""
+    index = {p.key: i for i, p in enumerate(params)}
+    levels = {key: target for key, target in LEVELS.items() if key in index}
+    if not levels:
+        return x, m
+    for r in range(rounds):
+        for key, target in levels.items():
+            k = names.index(target)
+            if not used[k]:
+                continue
+            ratio = math.log(max(goal[k], 1e-9) / max(m[k], 1e-9))
+            # The offline constant works against online GMV: more offline pull, less online.
+            sign = -1.0 if key.endswith("offline_utility") else 1.0
+            x[index[key]] += 0.35 * sign * ratio
+        m = sim.mean(theta_of(params, x))
+        worst = max((abs(m[names.index(t)] / goal[names.index(t)] - 1) for t in levels.values()
+                     if used[names.index(t)]), default=0.0)
+        print(f"  contraction {r + 1}/{rounds}: worst level error {worst:.1%}", file=sys.stderr,
+              flush=True)
+        if worst < 0.03:
+            break
+    return x, m
+
+
 def estimate(seeds: int, iterations: int, before: str, base: list[str],
-             out: Path) -> dict:
+             out: Path, contractions: int = 6, noise_seeds: int = 6,
+             keys: list[str] | None = None, from_priors: bool = False) -> dict:
+    """Estimate ``PARAMETERS`` (or the subset ``keys``) from the targets observable before
+    ``before``; write and return the result (see the module docstring)."""
     all_targets = targets()
     used = [t for t in all_targets if t.observed_by <= before]
     names = [t.name for t in all_targets]
     goal = np.array([t.value for t in all_targets])
     tol = np.array([t.tolerance for t in all_targets])
     w_mask = np.array([t.observed_by <= before for t in all_targets])
-    params = list(PARAMETERS)
+    params = [p for p in PARAMETERS if keys is None or p.key in keys]
     x = current_values(params, base)
+    if from_priors:
+        # A backtest must not start from values fitted to the data it then predicts: every
+        # parameter but the level constants starts from its stated prior.
+        for i, p in enumerate(params):
+            if p.key not in LEVELS:
+                x[i] = to_free(p, p.prior)
     with ProcessPoolExecutor(max_workers=2) as pool:
         sim = Simulator(seeds, base, pool, names)
         m = sim.mean(theta_of(params, x))
+        x, m = contract_levels(sim, params, x, m, names, goal, w_mask, contractions)
         q = objective(m[w_mask], goal[w_mask], tol[w_mask])
-        print(f"start Q = {q:.2f}", file=sys.stderr, flush=True)
+        print(f"after the level contraction Q = {q:.2f}", file=sys.stderr, flush=True)
         jac = jacobian(sim, params, x, m)
         # A parameter that moves no used target (relative to its tolerance) is not identified by
         # them: it stays at its stated prior, and the backtest says so.
         pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.5)
+        # Levenberg-Marquardt on the fixed Jacobian: a failed step raises the damping (a shorter
+        # step, turned towards steepest descent), a successful one lowers it. With more
+        # parameters than binding targets the undamped step runs along directions the targets
+        # do not pin; the damping keeps it where the linear model holds.
+        damping = 1.0
+        limit = 1.5 * np.array([p.step for p in params])[pinned]
         for _ in range(iterations):
             jw = jac[w_mask][:, pinned] / tol[w_mask, None]
             r = (goal[w_mask] - m[w_mask]) / tol[w_mask]
             hess = jw.T @ jw
-            step = np.linalg.solve(hess + 1e-3 * np.diag(np.diag(hess)) + 1e-9 * np.eye(len(hess)),
-                                   jw.T @ r)
-            # A trust region: no parameter moves more than three finite-difference steps at once,
-            # where the linear model of the moments is still roughly right.
-            limit = 3.0 * np.array([p.step for p in params])[pinned]
-            step = np.clip(step, -limit, limit)
             accepted = False
-            for damping in (1.0, 0.5, 0.25):
+            for _attempt in range(3):
+                step = np.linalg.solve(hess + damping * np.diag(np.diag(hess))
+                                       + 1e-9 * np.eye(len(hess)), jw.T @ r)
                 trial = x.copy()
-                trial[pinned] += damping * step
+                trial[pinned] += np.clip(step, -limit, limit)
                 m_trial = sim.mean(theta_of(params, trial))
                 q_trial = objective(m_trial[w_mask], goal[w_mask], tol[w_mask])
-                print(f"  step x{damping}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)
+                print(f"  damping {damping:g}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)
                 if q_trial < q:
                     x, m, q, accepted = trial, m_trial, q_trial, True
+                    damping = max(damping / 3.0, 0.01)
                     break
+                damping *= 10.0
             if not accepted:
                 break
-        per_seed = sim.per_seed(theta_of(params, x))
+            x, m = contract_levels(sim, params, x, m, names, goal, w_mask, 1)
+            q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+        # The noise floor is measured on more seeds than each evaluation uses.
+        noise_sim = Simulator(max(seeds, noise_seeds), base, pool, names)
+        per_seed = noise_sim.per_seed(theta_of(params, x))
         m = per_seed.mean(axis=0)
         q = objective(m[w_mask], goal[w_mask], tol[w_mask])
         evaluations = sim.evaluations
 
-    # Noise floor: the spread of Q over resamples of the seeds at the estimate.
+    # Noise floor: the spread of Q, as one evaluation computes it (on ``seeds`` seeds), over
+    # resamples of the noise seeds at the estimate.
     rng = np.random.default_rng(0)
-    boot = [objective(per_seed[rng.integers(0, seeds, seeds)].mean(axis=0)[w_mask], goal[w_mask],
+    n_noise = per_seed.shape[0]
+    boot = [objective(per_seed[rng.integers(0, n_noise, seeds)].mean(axis=0)[w_mask], goal[w_mask],
                       tol[w_mask]) for _ in range(200)]
-    sim_cov = np.cov(per_seed.T) if seeds > 1 else np.zeros((len(names), len(names)))
+    sim_cov = np.cov(per_seed.T)
     jw = jac[w_mask][:, pinned] / tol[w_mask, None]
     hess_inv = np.linalg.pinv(jw.T @ jw)
     s_total = np.eye(int(w_mask.sum())) + (sim_cov[np.ix_(w_mask, w_mask)] / seeds) / np.outer(
@@ -266,7 +333,9 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
     cov[np.ix_(pinned, pinned)] = cov_pinned
     result = {
         "created": dt.date.today().isoformat(),
-        "seeds": seeds, "before": before, "overrides": base, "evaluations": evaluations,
+        "seeds": seeds, "noise_seeds": n_noise, "before": before, "overrides": base,
+        "from_priors": from_priors,
+        "evaluations": evaluations,
         "objective": q,
         "objective_noise_sd": float(np.std(boot)),
         "parameters": [
@@ -279,7 +348,7 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
         "targets": [
             {"name": t.name, "value": t.value, "tolerance": t.tolerance, "source": t.source,
              "observed_by": t.observed_by, "used": bool(w_mask[k]), "model": float(m[k]),
-             "model_seed_sd": float(per_seed[:, k].std(ddof=1)) if seeds > 1 else 0.0}
+             "model_seed_sd": float(per_seed[:, k].std(ddof=1))}
             for k, t in enumerate(all_targets)],
         # Identification: change of each target, in tolerances, per unit step of each parameter.
         "jacobian_in_tolerances": {
@@ -293,17 +362,17 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
     return result
 
 
-def promote(result: dict) -> Path:
+def promote(result: dict, path: Path | None = None) -> Path:
     """Write the estimate into conf/market/default.yaml (the values ``python -m sim`` uses)."""
-    path = ROOT / "conf" / "market" / "default.yaml"
+    path = path or ROOT / "conf" / "market" / "default.yaml"
     text = path.read_text()
     for p in result["parameters"]:
         parts = p["key"].split(".")[1:]  # drop "market"
         value = f"{p['estimate']:.5g}"
         if parts[0] == "platforms":
-            pattern = rf"(\n  {parts[1]}:\n(?:    .*\n)*?    {parts[2]}: )[-0-9.e]+"
+            pattern = rf"(\n  {parts[1]}:[^\n]*\n(?:    .*\n)*?    {parts[2]}: )[-0-9.e]+"
         else:
-            pattern = rf"(\n{parts[0]}:\n(?:  .*\n)*?  {parts[1]}: )[-0-9.e]+"
+            pattern = rf"(\n{parts[0]}:[^\n]*\n(?:  .*\n)*?  {parts[1]}: )[-0-9.e]+"
         text, n = re.subn(pattern, rf"\g<1>{value}", text, count=1)
         if n != 1:
             raise SystemExit(f"error: {p['key']}: not found in {path}")
@@ -319,11 +388,14 @@ def main() -> None:
                         help="use only targets observable before this date (backtest: 2023-10-01)")
     parser.add_argument("--out", default="results/estimate")
     parser.add_argument("--promote", action="store_true")
+    parser.add_argument("--from-priors", action="store_true",
+                        help="start every parameter but the level constants from its stated prior")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (the noise floor needs a spread)")
-    result = estimate(args.seeds, args.iterations, args.before, args.overrides, Path(args.out))
+    result = estimate(args.seeds, args.iterations, args.before, args.overrides, Path(args.out),
+                      from_priors=args.from_priors)
     print(f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
           f"{result['evaluations']} evaluations; wrote {Path(args.out) / 'estimate.json'}")
     if args.promote:

@@ -29,7 +29,7 @@ from sim.market import (
     update_listings,
 )
 from sim.metrics import Recorder
-from sim.policies import build_policy_path, macro_path
+from sim.policies import build_policy_path, macro_path, offline_restriction
 from sim.population import (
     LOCAL,
     ORIGINS,
@@ -73,6 +73,7 @@ class EcommerceModel(mesa.Model):
         self.discovery = np.array([p.discovery_strength for p in platforms] + [0.0])
         self.content_cap = np.array([p.content_cap for p in platforms])
         self.cpi_index, self.spend_index = macro_path(self.market.macro, self.dates)
+        self.offline_restriction = offline_restriction(self.market.macro, self.dates)
         affinity = self.market.msmes.social_affinity
         self.affinity = np.where(self.is_social[None, :],
                                  np.array([affinity[o] for o in ORIGINS])[:, None], 1.0)
@@ -147,6 +148,8 @@ class EcommerceModel(mesa.Model):
 
     def apply_rules_of_the_week(self, week: int) -> None:
         self.commission = self.policy.commission[week]
+        # The offer holds this array, so the week's offline constant applies to today's choices.
+        self.brand_utility[-1] = self.market.shoppers.offline_utility + self.offline_restriction[week]
         self.transact_share = self.policy.transact_share[week]
         year = self.dates[week].year
         if week > 0 and self.dates[week - 1].year != year:

@@ -121,6 +121,13 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
     )
 
 
+def offline_restriction(macro: MacroConfig, dates: list[dt.date]) -> np.ndarray:
+    """(weeks,) utils added to the offline channel: COVID-19 mobility restrictions (PPKM) make
+    shops and markets harder to visit until ``mobility_restrictions_until``."""
+    until = parse_date("market.macro.mobility_restrictions_until", macro.mobility_restrictions_until)
+    return np.array([macro.offline_restriction_utility if d <= until else 0.0 for d in dates])
+
+
 def macro_path(macro: MacroConfig, dates: list[dt.date]) -> tuple[np.ndarray, np.ndarray]:
     """Weekly consumer price index and nominal spend index (both 1.0 on the first date).
 
