@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import yaml
 
+from sim.errors import command
 from sim.run import ERROR, SUMMARY, TIMESERIES, atomic_path
 from sim.sweep import current_jobs
 
@@ -163,7 +164,9 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         row: dict = {"run": run_dir.name, "variant": _variant(overrides, varying),
                      **{f"ov.{k}": v for k, v in overrides.items()}}
         summary_path, error_path = run_dir / SUMMARY, run_dir / ERROR
-        if summary_path.is_file():
+        if error_path.is_file():  # the latest attempt failed, even beside an older complete run
+            row.update(status="failed", error=json.loads(error_path.read_text())["error"])
+        elif summary_path.is_file():
             summary = json.loads(summary_path.read_text())
             row.update(status="ok", error="", wall_time_s=summary["wall_time_s"],
                        scenario=summary["scenario"], seed=summary["seed"],
@@ -171,8 +174,6 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
             table = pd.read_parquet(run_dir / TIMESERIES)
             table.insert(0, "run", run_dir.name)
             tables.append(table)
-        elif error_path.is_file():
-            row.update(status="failed", error=json.loads(error_path.read_text())["error"])
         else:
             row.update(status="incomplete", error="no summary.json: the run did not finish")
         rows.append(row)
@@ -254,8 +255,9 @@ def load_sweep(sweep_dir: str | Path) -> SweepResult:
     return SweepResult(sweep_dir, runs, ["runs.csv"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+@command
+def main(argv: list[str]) -> int:
+    args = argv
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m sim.aggregate SWEEP_DIR", file=sys.stderr)
         return 2

@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.errors import command, positive_int
+from sim.hydra_app import compose_config
+
 YEARS = (2023, 2024, 2025)
 
 
@@ -38,7 +41,6 @@ def parameter_sets(study: str, storage_dir: str, top: int) -> list[tuple[str, li
 
 
 def one_run(label: str, overrides: list[str], seed: int) -> pd.DataFrame:
-    from sim.hydra_app import compose_config
     from sim.moments import annual_gmv_share
     from sim.run import simulate
 
@@ -85,16 +87,18 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Annual GMV share forecast, 2023-2025")
-    parser.add_argument("--top", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--top", type=positive_int, default=3)
+    parser.add_argument("--seeds", type=positive_int, default=20)
     parser.add_argument("--study", default="default")
     parser.add_argument("--storage-dir", default="results/calibration")
     parser.add_argument("--out", default="results/forecast")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
+    compose_config(list(args.overrides))  # bad overrides fail here, before any run
     sets = parameter_sets(args.study, args.storage_dir, args.top)
     jobs = [(label, [*overrides, *args.overrides], seed)
             for label, overrides in sets for seed in range(args.seeds)]
