@@ -352,10 +352,12 @@ def parse_date(key: str, value: str) -> dt.date:
 
 
 def _in_horizon(key: str, value: str, start: dt.date, end: dt.date) -> dt.date:
+    """A policy date that must fall in the simulated window (checked only when the policy is
+    enabled, so the policy's ``enabled`` key is one of the keys involved)."""
     day = parse_date(key, value)
     if not start <= day <= end:
         raise ConfigError(key, f"{value} is outside the horizon {start} to {end}",
-                          ("start_date", "end_date"))
+                          ("start_date", "end_date", key.rsplit(".", 1)[0] + ".enabled"))
     return day
 
 

@@ -5,6 +5,7 @@ This is the only module besides the CLI that imports Hydra; the model core takes
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -27,10 +28,16 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
+@functools.cache
+def _structured(schema: type) -> DictConfig:
+    """The schema as an OmegaConf node, built once (merging copies it; it is never modified)."""
+    return OmegaConf.structured(schema)
+
+
 def _as_dataclass(node: DictConfig, schema: type, key: str = "") -> object:
     """Merge into the schema (unknown keys and wrong types fail there, including ``+key=``)."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        merged = OmegaConf.merge(_structured(schema), node)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         full_key = ".".join(k for k in (key, str(getattr(err, "full_key", "") or "")) if k)
