@@ -130,7 +130,7 @@ class PlatformConfig:
 class ShopperConfig:
     n_agents: int = field(default=20_000, metadata=bounds(1, 100_000_000))
     # people the shoppers stand for
-    population: float = field(default=210.0e6, metadata=bounds(0, 1e10, lo_open=True))
+    population: float = field(default=210.0e6, metadata=bounds(1, 1e10))
     # spend per shopping occasion, IDR
     budget_median_idr: float = field(default=230_000.0, metadata=bounds(0, 1e9, lo_open=True))
     # lognormal sigma of the budget across shoppers
@@ -175,7 +175,7 @@ class ShopperConfig:
 class MSMEConfig:
     n_agents: int = field(default=5_000, metadata=bounds(1, 10_000_000))
     # national MSME count the local and import-reseller agents stand for
-    firms: float = field(default=64.2e6, metadata=bounds(0, 1e10, lo_open=True))
+    firms: float = field(default=64.2e6, metadata=bounds(1, 1e10))
     # foreign sellers the cross-border agents stand for
     cross_border_firms: float = field(default=200_000.0, metadata=bounds(0, 1e9))
     origin_agent_shares: dict[str, float] = field(
@@ -493,6 +493,17 @@ def _validate_market(market: MarketConfig) -> None:
     if abs(total - 1.0) > 1e-6:
         raise ConfigError("market.msmes.origin_agent_shares", f"shares must sum to 1, got {total:.6g}",
                           tuple(f"market.msmes.origin_agent_shares.{k}" for k in allowed))
+    share_key = "market.msmes.import_reseller_firm_share"
+    stand_for = {"local": (share_key, m.firms * (1 - m.import_reseller_firm_share)),
+                 "import_reseller": (share_key, m.firms * m.import_reseller_firm_share),
+                 "cross_border": ("market.msmes.cross_border_firms", m.cross_border_firms)}
+    for origin, (key, firms) in stand_for.items():
+        if m.origin_agent_shares[origin] > 0 and firms < 1:
+            raise ConfigError(key, f"the {origin} agents (origin_agent_shares.{origin}="
+                                   f"{m.origin_agent_shares[origin]:g}) would stand for {firms:g} "
+                                   "firms; give them at least one firm or set their share to 0",
+                              (f"market.msmes.origin_agent_shares.{origin}", "market.msmes.firms",
+                               "market.msmes.origin_agent_shares"))
     if not m.categories:
         raise ConfigError("market.msmes.categories", "give at least one category")
     if len(set(m.categories)) != len(m.categories):
