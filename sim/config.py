@@ -63,24 +63,47 @@ class Bounds:
         return f"{'(' if self.lo_open else '['}{show(self.lo)}, {show(self.hi)}{')' if self.hi_open else ']'}"
 
 
-def bounds(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> dict[str, Any]:
-    """Field metadata: the value must lie between ``lo`` and ``hi`` (inclusive unless open)."""
-    return {"bounds": Bounds(lo, hi, lo_open, hi_open)}
+def bounds(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
+           note: str = "") -> dict[str, Any]:
+    """Field metadata: the value must lie between ``lo`` and ``hi`` (inclusive unless open).
+    ``note`` states a check against other fields (documentation; ``validate`` makes the check)."""
+    return {"bounds": Bounds(lo, hi, lo_open, hi_open), "note": note}
 
 
-def choice(*options: str) -> dict[str, Any]:
+def choice(*options: str, note: str = "") -> dict[str, Any]:
     """Field metadata: the value must be one of ``options``."""
-    return {"choices": options}
+    return {"choices": options, "note": note}
 
 
-def iso_date() -> dict[str, Any]:
+def iso_date(note: str = "") -> dict[str, Any]:
     """Field metadata: the value must be a date written YYYY-MM-DD."""
-    return {"date": True}
+    return {"date": True, "note": note}
 
 
-def nonempty() -> dict[str, Any]:
+def nonempty(note: str = "") -> dict[str, Any]:
     """Field metadata: the value (or each value of a list) must not be an empty string."""
-    return {"nonempty": True}
+    return {"nonempty": True, "note": note}
+
+
+def note(text: str) -> dict[str, Any]:
+    """Field metadata for a field with no bounds of its own (a flag, a list): what is checked."""
+    return {"note": text}
+
+
+def allowed_text(meta: Any, kind: str = "") -> str:
+    """What a field allows, in words, from its metadata (the bounds column of docs/parameters.md)."""
+    parts = []
+    if "bounds" in meta:
+        parts.append(("integer in " if kind == "int" else "") + meta["bounds"].text())
+    if "choices" in meta:
+        parts.append("one of " + ", ".join(meta["choices"]))
+    if meta.get("date"):
+        parts.append("date YYYY-MM-DD")
+    if meta.get("nonempty"):
+        parts.append("not empty")
+    if meta.get("note"):
+        parts.append(meta["note"])
+    return "; ".join(parts)
 
 
 MAX_SEED = 2**32 - 1  # numpy seeds any non-negative int; the bound keeps seeds storable everywhere
@@ -105,9 +128,11 @@ class PlatformConfig:
     launch_date: str = field(default="2000-01-01", metadata=iso_date())
     # share of GMV kept by the platform (take rate)
     commission: float = field(default=0.05, metadata=bounds(0, 1))
-    commission_changes: list[RateChange] = field(default_factory=list)
+    commission_changes: list[RateChange] = field(
+        default_factory=list, metadata=note("each date once; replaces `commission` from its date"))
     # buyer subsidy, share of list price paid by the platform
-    subsidy: float = field(default=0.02, metadata=bounds(0, 0.95))
+    subsidy: float = field(
+        default=0.02, metadata=bounds(0, 0.95, note="subsidy_min <= subsidy <= subsidy_max"))
     subsidy_min: float = field(default=0.0, metadata=bounds(0, 0.95))
     subsidy_max: float = field(default=0.10, metadata=bounds(0, 0.95))
     subsidy_budget_idr_per_year: float = field(default=5.0e12, metadata=bounds(0, 1e16))
@@ -117,7 +142,7 @@ class PlatformConfig:
     discovery_strength: float = field(default=0.0, metadata=bounds(0, 100))
     reach: float = field(default=1.0, metadata=bounds(0, 1))  # share of shoppers who can ever adopt the app
     # share of shoppers using the app on the start date
-    initial_adoption: float = field(default=0.0, metadata=bounds(0, 1))
+    initial_adoption: float = field(default=0.0, metadata=bounds(0, 1, note="<= reach"))
     # Bass p: adoption without word of mouth
     adoption_innovation_per_week: float = field(default=0.002, metadata=bounds(0, 1))
     # Bass q: adoption per unit share of ties using the app
@@ -149,7 +174,7 @@ class ShopperConfig:
     local_preference_a: float = field(default=2.0, metadata=bounds(0, 100, lo_open=True))
     local_preference_b: float = field(default=3.0, metadata=bounds(0, 100, lo_open=True))
     # ties per shopper in the social network
-    network_degree: int = field(default=8, metadata=bounds(0, 100))
+    network_degree: int = field(default=8, metadata=bounds(0, 100, note="even, below n_agents"))
     # Watts-Strogatz rewiring probability
     network_rewire_prob: float = field(default=0.1, metadata=bounds(0, 1))
     # utils per unit of log share of sellers listed on a platform
@@ -180,17 +205,20 @@ class MSMEConfig:
     cross_border_firms: float = field(default=200_000.0, metadata=bounds(0, 1e9))
     origin_agent_shares: dict[str, float] = field(
         default_factory=lambda: {"local": 0.6, "import_reseller": 0.3, "cross_border": 0.1},
-        metadata=bounds(0, 1))  # each share; they must sum to 1
+        metadata=bounds(0, 1, note="keys local, import_reseller, cross_border; sum 1"))
     # share of domestic MSMEs that resell imports
-    import_reseller_firm_share: float = field(default=0.3, metadata=bounds(0, 1))
+    import_reseller_firm_share: float = field(
+        default=0.3, metadata=bounds(0, 1, note="each origin with agents stands for >= 1 firm"))
     categories: list[str] = field(
         default_factory=lambda: ["fashion", "beauty", "electronics", "household", "food"],
-        metadata=nonempty())  # each a non-empty name; at least one
+        metadata=nonempty(note="at least one; unique"))
     # unit cost relative to the reference price 1.0
     unit_cost_local: float = field(default=0.75, metadata=bounds(0, 10, lo_open=True))
     unit_cost_import_reseller: float = field(default=0.65, metadata=bounds(0, 10, lo_open=True))
     unit_cost_cross_border: float = field(default=0.5, metadata=bounds(0, 10, lo_open=True))
-    markup: float = field(default=0.3, metadata=bounds(0, 10))  # initial price = cost x (1 + markup)
+    # initial price = cost x (1 + markup)
+    markup: float = field(
+        default=0.3, metadata=bounds(0, 10, note="min_markup <= markup <= max_markup"))
     min_markup: float = field(default=0.02, metadata=bounds(0, 10))
     max_markup: float = field(default=1.0, metadata=bounds(0, 10))
     quality_sd: float = field(default=0.3, metadata=bounds(0, 5))
@@ -252,18 +280,19 @@ class MarketConfig:
 @dataclass
 class BanConfig:
     enabled: bool = False
-    date: str = field(default="2023-10-04", metadata=iso_date())
+    date: str = field(default="2023-10-04", metadata=iso_date(note="in the horizon when enabled"))
     # share of social-platform transactions that stop
     compliance: float = field(default=1.0, metadata=bounds(0, 1))
     # share of discovery demand that reaches marketplaces via links
     link_leak_share: float = field(default=0.45, metadata=bounds(0, 1))
-    platforms: list[str] = field(default_factory=list)  # empty: every social platform
+    # empty: every social platform
+    platforms: list[str] = field(default_factory=list, metadata=note("names in the roster, each once"))
 
 
 @dataclass
 class FloorConfig:
     enabled: bool = False
-    date: str = field(default="2023-09-26", metadata=iso_date())
+    date: str = field(default="2023-09-26", metadata=iso_date(note="in the horizon when enabled"))
     min_unit_price_usd: float = field(default=100.0, metadata=bounds(0, 1e6))
     # share of cross-border goods exempt (books, films, music)
     positive_list_share: float = field(default=0.05, metadata=bounds(0, 1))
@@ -272,19 +301,26 @@ class FloorConfig:
 @dataclass
 class PilotConfig:
     enabled: bool = False
-    storefront: str = field(default="TikTok Shop", metadata=nonempty())
-    partner: str = field(default="Tokopedia", metadata=nonempty())
+    storefront: str = field(default="TikTok Shop", metadata=nonempty(note="a name in the roster"))
+    partner: str = field(default="Tokopedia", metadata=nonempty(note="in the roster, not the storefront"))
     # announcement (TikTok buys 75.01% of Tokopedia)
-    deal_date: str = field(default="2023-12-11", metadata=iso_date())
+    deal_date: str = field(
+        default="2023-12-11",
+        metadata=iso_date(note="in the horizon when enabled; <= close_date, <= migration_date"))
     # legal close: one operator group from here
-    close_date: str = field(default="2024-01-31", metadata=iso_date())
-    relaunch_date: str = field(default="2023-12-12", metadata=iso_date())
+    close_date: str = field(
+        default="2024-01-31", metadata=iso_date(note="in the horizon when enabled; >= deal_date"))
+    relaunch_date: str = field(
+        default="2023-12-12",
+        metadata=iso_date(note="in the horizon when enabled; <= migration_date, >= the ban date"))
     # weeks over which the relaunched checkout reaches all its users
     relaunch_ramp_weeks: int = field(default=6, metadata=bounds(0, 260))
     trial_weeks: int = field(default=16, metadata=bounds(1, 520))
     # ranking boost of local producers during the trial
     local_priority: float = field(default=0.3, metadata=bounds(0, 10))
-    migration_date: str = field(default="2024-03-12", metadata=iso_date())
+    migration_date: str = field(
+        default="2024-03-12",
+        metadata=iso_date(note="in the horizon when enabled; >= relaunch_date, >= deal_date"))
     # joining-rate multiplier for partner sellers after migration
     backend_join_boost: float = field(default=5.0, metadata=bounds(0, 100))
 
@@ -295,7 +331,7 @@ class KppuConfig:
     logistics, no self-preferencing between the group's storefronts."""
 
     enabled: bool = False
-    date: str = field(default="2025-06-17", metadata=iso_date())
+    date: str = field(default="2025-06-17", metadata=iso_date(note="in the horizon when enabled"))
 
 
 @dataclass
@@ -331,16 +367,19 @@ class Config:
     market: MarketConfig = field(default_factory=MarketConfig)
     seed: int = field(default=0, metadata=bounds(0, MAX_SEED))
     start_date: str = field(default="2021-01-04", metadata=iso_date())
-    end_date: str = field(default="2025-12-29", metadata=iso_date())
+    end_date: str = field(default="2025-12-29", metadata=iso_date(
+        note=f"after start_date, at most {MAX_HORIZON_WEEKS} weeks later"))
     # unrecorded weeks under the start date's rules before the start
     burn_in_weeks: int = field(default=52, metadata=bounds(0, MAX_BURN_IN_WEEKS))
-    counterfactual: str | None = "no_policy"
+    counterfactual: str | None = field(default="no_policy", metadata=note(
+        "a scenario in conf/scenario, or null; not empty; not a modified scenario of the same name"))
     progress: str = field(default="auto", metadata=choice("auto", "on", "off"))
     figures: bool = True
     force: bool = False  # rerun even if summary.json shows this run finished with this config
-    point_file: str = ""  # CSV of parameter points (columns are config keys), for sampled sweeps
+    # CSV of parameter points (columns are config keys), for sampled sweeps
+    point_file: str = field(default="", metadata=note("a CSV file, or empty for none"))
     # row of point_file whose values override the config (-1 = none)
-    point: int = field(default=-1, metadata=bounds(-1, 10**9))
+    point: int = field(default=-1, metadata=bounds(-1, 10**9, note="a row of point_file; -1 = none"))
     agent_history: AgentHistoryConfig = field(default_factory=AgentHistoryConfig)
 
 
