@@ -15,6 +15,7 @@ shows the traceback as well.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import sys
@@ -26,7 +27,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import Config, ConfigError, ScenarioConfig
+from sim.config import Config, ConfigError, ScenarioConfig, estimate_resources
 from sim.errors import debugging, describe, exit_cleanly
 from sim.hydra_app import as_config_error, config_dir, load_scenario, register_configs, to_config
 from sim.run import resolve_counterfactual, run_job
@@ -104,7 +105,10 @@ def _checked(cfg: DictConfig, overrides: list[str]) -> tuple[Config, ScenarioCon
 
 def _run(config: Config, counterfactual: ScenarioConfig | None, out_dir: Path,
          multirun: bool, record: dict[str, str]) -> dict:
-    log.info("running %s (seed %s) into %s", config.scenario.name, config.seed, out_dir)
+    n_weeks = (dt.date.fromisoformat(config.end_date) - dt.date.fromisoformat(config.start_date)).days // 7 + 1
+    memory, seconds = estimate_resources(config, n_weeks)
+    log.info("running %s (seed %s) into %s; estimated %.1f GB, %.0f s", config.scenario.name,
+             config.seed, out_dir, memory / 2**30, seconds)
     resolved = OmegaConf.to_yaml(OmegaConf.structured(config))
     summary = run_job(config, out_dir, counterfactual,
                       show_progress=_show_progress(config.progress, multirun),

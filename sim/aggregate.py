@@ -108,7 +108,8 @@ def _overrides(run_dir: Path) -> dict[str, str]:
 def run_dirs(sweep_dir: Path) -> list[Path]:
     """The run directories of the sweep's latest multirun: job number and overrides must match
     it, so a smaller sweep into the directory of a larger one leaves out the larger one's runs."""
-    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")),
+    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")
+                   if not p.parent.parent.name.startswith(".")),  # a run's staging directory
                   key=lambda p: (len(p.name), p.name))
     jobs = current_jobs(sweep_dir)
     if jobs is None:

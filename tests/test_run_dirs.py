@@ -242,3 +242,15 @@ def test_the_lock_file_goes_with_the_run(tmp_path):
         assert (tmp_path / ".run.lock").is_file()
         assert int((tmp_path / ".run.lock").read_text()) == os.getpid()
     assert not (tmp_path / ".run.lock").exists()
+
+
+def test_a_refused_rerun_leaves_a_finished_command_line_run_and_its_hydra_record(tmp_path):
+    first = run_cli(*TINY, "figures=false", "hydra.run.dir=out", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = snapshot(tmp_path / "out")
+    assert ".hydra/overrides.yaml" in before and "summary.json" in before
+    refused = run_cli(*TINY, "figures=false", "hydra.run.dir=out", "market.shoppers.habit_weight=nan",
+                      cwd=tmp_path)
+    assert refused.returncode == 2 and "market.shoppers.habit_weight" in refused.stderr
+    assert snapshot(tmp_path / "out") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
