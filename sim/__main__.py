@@ -105,7 +105,8 @@ def _checked(cfg: DictConfig, overrides: list[str]) -> tuple[Config, ScenarioCon
 
 def _run(config: Config, counterfactual: ScenarioConfig | None, out_dir: Path,
          multirun: bool, record: dict[str, str]) -> dict:
-    n_weeks = (dt.date.fromisoformat(config.end_date) - dt.date.fromisoformat(config.start_date)).days // 7 + 1
+    span = dt.date.fromisoformat(config.end_date) - dt.date.fromisoformat(config.start_date)
+    n_weeks = span.days // 7 + 1
     memory, seconds = estimate_resources(config, n_weeks)
     log.info("running %s (seed %s) into %s; estimated %.1f GB, %.0f s", config.scenario.name,
              config.seed, out_dir, memory / 2**30, seconds)

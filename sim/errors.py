@@ -54,8 +54,9 @@ def describe(err: BaseException) -> tuple[str, int] | None:
     return None
 
 
-def exit_cleanly(err: BaseException) -> None:
-    """Print an expected failure in one or two lines and exit; re-raise a bug (or with --debug)."""
+def report(err: BaseException) -> int:
+    """Print an expected failure in one or two lines and return its exit code; re-raise a bug
+    (and anything under --debug)."""
     described = describe(err)
     if described is None or debugging([]):
         raise err
@@ -63,11 +64,17 @@ def exit_cleanly(err: BaseException) -> None:
     print(message, file=sys.stderr, flush=True)
     if code != EXIT_INTERRUPTED:
         print("(add --debug or set HYDRA_FULL_ERROR=1 for the traceback)", file=sys.stderr)
-    sys.exit(code)
+    return code
+
+
+def exit_cleanly(err: BaseException) -> None:
+    """``report`` the failure and exit with its code."""
+    sys.exit(report(err))
 
 
 def command(func: Callable[..., int]) -> Callable[..., int]:
-    """Wrap an analysis command's ``main(argv)``: expected failures become a message and a code."""
+    """Wrap an analysis command's ``main(argv)``: an expected failure becomes a message and the
+    returned exit code; argparse's own errors exit 2 as usual."""
 
     @functools.wraps(func)
     def wrapper(argv: list[str] | None = None, *args: Any, **kwargs: Any) -> int:
@@ -76,8 +83,7 @@ def command(func: Callable[..., int]) -> Callable[..., int]:
         try:
             return func(argv, *args, **kwargs)
         except (Exception, KeyboardInterrupt) as err:
-            exit_cleanly(err)
-            raise  # not reached: exit_cleanly exits or re-raises
+            return report(err)
 
     return wrapper
 
