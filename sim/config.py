@@ -39,7 +39,12 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str, related: tuple[str, ...] = ()) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+        self.message = message
         self.keys = (key, *related)
+
+    def __reduce__(self) -> tuple:
+        # Picklable, so that an error raised in a worker process reaches the parent as itself.
+        return (type(self), (self.key, self.message, self.keys[1:]))
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,11 @@ def test_the_guard_refuses_the_billion_shopper_run_before_allocating():
         pytest.skip("this machine could hold the run")
     with pytest.raises(ConfigError, match="needs about"):
         config_module.validate(cfg)
+
+
+def test_a_config_error_survives_a_worker_process_boundary():
+    import pickle
+
+    err = ConfigError("market.msmes.markup", "is above max_markup", ("market.msmes.max_markup",))
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.key, back.keys, str(back)) == (err.key, err.keys, str(err))
