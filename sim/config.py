@@ -15,10 +15,14 @@ Bounds live beside each field, in its metadata, and ``validate`` checks them gen
 
 Every ``int`` and ``float`` field must declare ``bounds`` (tests/test_config_bounds.py fails
 otherwise); every number must also be finite. A bound on a ``dict``/``list`` field applies to each
-value. Checks between fields (orderings, caps, dates in the window and in order, names in the
-roster, shares that add up) and the resource guard (memory and time estimated from the sizes)
-follow the per-field checks in ``validate``; docs/parameters.md shows each key's bounds
-(``python tools/sync_param_docs.py`` writes that column from this file).
+value (``social_affinity: dict[str, float] = field(default_factory=..., metadata=bounds(0, 10))``).
+Checks between fields (orderings, caps, dates in the window and in order, names in the roster,
+shares that add up) and the resource guard (memory and time estimated from the sizes) follow the
+per-field checks in ``validate``: raise ``ConfigError(key, message, related=(other keys,))`` and
+state the relation with ``note=`` in the field's metadata (``bounds(0, 1, note="<= reach")``).
+
+To add a field: declare it with its metadata, add its row to docs/parameters.md, then run
+``python tools/sync_param_docs.py``, which writes the row's default and bounds columns.
 """
 
 from __future__ import annotations
