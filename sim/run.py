@@ -27,7 +27,6 @@ import pandas as pd
 import sim
 from sim.config import Config, ConfigError, ScenarioConfig
 from sim.errors import RunError
-from sim.model import EcommerceModel
 from sim.moments import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn
 
 SUMMARY = "summary.json"
@@ -51,6 +50,8 @@ def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
 def simulate_with_history(cfg: Config, show_progress: bool = False
                           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run one scenario; return its tidy table and, if enabled, its agent history."""
+    from sim.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
+
     model = EcommerceModel(cfg)
     weeks = range(len(model.dates))
     if show_progress:
