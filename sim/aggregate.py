@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import yaml
 
+from sim.errors import command
 from sim.run import ERROR, SUMMARY, TIMESERIES, atomic_path
 from sim.sweep import current_jobs
 
@@ -107,7 +108,8 @@ def _overrides(run_dir: Path) -> dict[str, str]:
 def run_dirs(sweep_dir: Path) -> list[Path]:
     """The run directories of the sweep's latest multirun: job number and overrides must match
     it, so a smaller sweep into the directory of a larger one leaves out the larger one's runs."""
-    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")),
+    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")
+                   if not p.parent.parent.name.startswith(".")),  # a run's staging directory
                   key=lambda p: (len(p.name), p.name))
     jobs = current_jobs(sweep_dir)
     if jobs is None:
@@ -163,7 +165,9 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         row: dict = {"run": run_dir.name, "variant": _variant(overrides, varying),
                      **{f"ov.{k}": v for k, v in overrides.items()}}
         summary_path, error_path = run_dir / SUMMARY, run_dir / ERROR
-        if summary_path.is_file():
+        if error_path.is_file():  # the latest attempt failed, even beside an older complete run
+            row.update(status="failed", error=json.loads(error_path.read_text())["error"])
+        elif summary_path.is_file():
             summary = json.loads(summary_path.read_text())
             row.update(status="ok", error="", wall_time_s=summary["wall_time_s"],
                        scenario=summary["scenario"], seed=summary["seed"],
@@ -171,8 +175,6 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
             table = pd.read_parquet(run_dir / TIMESERIES)
             table.insert(0, "run", run_dir.name)
             tables.append(table)
-        elif error_path.is_file():
-            row.update(status="failed", error=json.loads(error_path.read_text())["error"])
         else:
             row.update(status="incomplete", error="no summary.json: the run did not finish")
         rows.append(row)
@@ -254,8 +256,9 @@ def load_sweep(sweep_dir: str | Path) -> SweepResult:
     return SweepResult(sweep_dir, runs, ["runs.csv"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+@command
+def main(argv: list[str]) -> int:
+    args = argv
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m sim.aggregate SWEEP_DIR", file=sys.stderr)
         return 2

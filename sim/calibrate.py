@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from hydra.errors import HydraException
 
 from sim.config import ConfigError
+from sim.errors import command
+from sim.hydra_app import as_config_error
 from sim.moments import calibration_targets, fit_moments
 
 
@@ -302,19 +305,18 @@ def load_config(overrides: list[str]) -> CalibrateConfig:
     return OmegaConf.to_object(cfg)
 
 
-def main(argv: list[str] | None = None) -> int:
-    overrides = sys.argv[1:] if argv is None else argv
+@command
+def main(argv: list[str]) -> int:
     try:
-        cc = load_config(overrides)
-        result = calibrate(cc)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        cc = load_config(argv)
     except Exception as err:  # Hydra's composition errors name the key
-        if type(err).__module__.startswith(("hydra", "omegaconf")):
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        if isinstance(err, HydraException):
+            raise as_config_error(err) from None
+        if type(err).__module__.startswith("omegaconf"):
+            raise ConfigError(str(getattr(err, "full_key", "") or "overrides"),
+                              str(err).splitlines()[0]) from None
         raise
+    result = calibrate(cc)
     print(f"[calibrate] best loss {result['loss']:.4f}; wrote {result['market_config']} and "
           f"{Path(cc.storage_dir) / cc.study / 'report.md'}")
     return 0

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import command, positive_int
 from sim.moments import calibration_targets, record_moments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,10 +381,11 @@ def promote(result: dict, path: Path | None = None) -> Path:
     return path
 
 
-def main() -> None:
+@command
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--seeds", type=positive_int, default=4)
+    parser.add_argument("--iterations", type=positive_int, default=4)
     parser.add_argument("--before", default="2024-01-01",
                         help="use only targets observable before this date (backtest: 2023-10-01)")
     parser.add_argument("--out", default="results/estimate")
@@ -391,16 +393,20 @@ def main() -> None:
     parser.add_argument("--from-priors", action="store_true",
                         help="start every parameter but the level constants from its stated prior")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (the noise floor needs a spread)")
+    from sim.hydra_app import compose_config
+
+    compose_config(list(args.overrides))  # bad overrides fail here, before any run
     result = estimate(args.seeds, args.iterations, args.before, args.overrides, Path(args.out),
                       from_priors=args.from_priors)
     print(f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
           f"{result['evaluations']} evaluations; wrote {Path(args.out) / 'estimate.json'}")
     if args.promote:
         print(f"promoted to {promote(result)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.errors import command, positive_int
+from sim.hydra_app import compose_config
+
 YEARS = (2023, 2024, 2025)  # 2023 is shown as the fitted year beside the forecast
 
 
@@ -47,7 +50,6 @@ def parameter_draws(estimate_file: str, draws: int, seed: int = 0) -> list[tuple
 
 
 def one_run(label: str, overrides: list[str], seed: int) -> pd.DataFrame:
-    from sim.hydra_app import compose_config
     from sim.moments import annual_gmv_share, annual_group_share
     from sim.run import simulate
 
@@ -99,17 +101,17 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Annual storefront and group share forecast, 2024-2025")
-    parser.add_argument("--draws", type=int, default=12)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--draws", type=positive_int, default=12)
+    parser.add_argument("--seeds", type=positive_int, default=2)
     parser.add_argument("--estimate", default="docs/estimation/full/estimate.json")
     parser.add_argument("--out", default="results/forecast")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
-    if args.draws < 1 or args.seeds < 1:
-        parser.error("--draws and --seeds must be at least 1")
+    compose_config(list(args.overrides))  # bad overrides fail here, before any run
     sets = parameter_draws(args.estimate, args.draws)
     seeds = args.seeds if len(sets) > 1 else args.seeds * args.draws
     # Each draw gets its own seeds, so parameter and seed noise are both in the band.

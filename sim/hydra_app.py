@@ -5,6 +5,7 @@ This is the only module besides the CLI that imports Hydra; the model core takes
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -27,25 +28,48 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
+@functools.cache
+def _structured(schema: type) -> DictConfig:
+    """The schema as an OmegaConf node, built once (merging copies it; it is never modified)."""
+    return OmegaConf.structured(schema)
+
+
 def _as_dataclass(node: DictConfig, schema: type, key: str = "") -> object:
     """Merge into the schema (unknown keys and wrong types fail there, including ``+key=``)."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        merged = OmegaConf.merge(_structured(schema), node)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         full_key = ".".join(k for k in (key, str(getattr(err, "full_key", "") or "")) if k)
         raise ConfigError(full_key or "config", str(err).splitlines()[0]) from None
 
 
-def to_config(cfg: DictConfig) -> Config:
-    """A composed Hydra config (``hydra`` node dropped) as a validated ``Config``."""
+def to_config(cfg: DictConfig, overrides: list[str] | None = None) -> Config:
+    """A composed Hydra config (``hydra`` node dropped) as a validated ``Config``; ``overrides``
+    (the command line's) are checked against what the config would silently ignore."""
     plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     plain.pop("hydra", None)
     apply_point(plain)
     config = _as_dataclass(plain, Config)
     assert isinstance(config, Config)
     validate(config)
+    check_overrides(overrides or [], config)
     return config
+
+
+def check_overrides(overrides: list[str], config: Config) -> None:
+    """Refuse an override that the config would silently undo: an explicit platform commission
+    that its dated ``commission_changes`` schedule replaces within the horizon."""
+    keys = {item.split("=", 1)[0].lstrip("+~") for item in overrides}
+    for name, platform in config.market.platforms.items():
+        key = f"market.platforms.{name}.commission"
+        schedule = [c for c in platform.commission_changes if c.date <= config.end_date]
+        if key in keys and schedule and f"{key}_changes" not in keys:
+            dates = ", ".join(f"{c.date}: {c.rate:g}" for c in schedule)
+            raise ConfigError(key, f"the dated schedule {key}_changes ({dates}) replaces this rate "
+                                   f"from {min(c.date for c in schedule)}; for a flat rate add "
+                                   f"{key}_changes=[], or override the schedule itself",
+                              (f"{key}_changes",))
 
 
 def apply_point(node: DictConfig) -> None:
@@ -88,11 +112,11 @@ def compose_config(overrides: list[str] | None = None) -> Config:
         with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
             cfg = compose("config", overrides=overrides or [])
     except HydraException as err:
-        raise _as_config_error(err) from None
-    return to_config(cfg)
+        raise as_config_error(err) from None
+    return to_config(cfg, overrides)
 
 
-def _as_config_error(err: HydraException) -> ConfigError:
+def as_config_error(err: HydraException) -> ConfigError:
     """Hydra's composition errors in the project's one format: the key, then what is wrong."""
     text = str(err)
     if match := re.search(r"Could not find '([^'/]+)/([^']+)'", text):

@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.errors import command, positive_int
+from sim.hydra_app import compose_config
+
 OUTPUTS = ["shopee_share_2024", "tokopedia_group_share_2024", "local_revenue_change_2024",
            "online_gmv_change_2024"]
 
@@ -175,17 +178,19 @@ def plot_sobol(indices: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: list[str]) -> int:
     from sim.calibrate import load_config
 
     parser = argparse.ArgumentParser(description="Morris then Sobol sensitivity analysis")
-    parser.add_argument("--trajectories", type=int, default=6)
-    parser.add_argument("--sobol-n", type=int, default=32)
-    parser.add_argument("--top", type=int, default=4)
+    parser.add_argument("--trajectories", type=positive_int, default=6)
+    parser.add_argument("--sobol-n", type=positive_int, default=32)
+    parser.add_argument("--top", type=positive_int, default=4)
     parser.add_argument("--launcher", default="parallel")
     parser.add_argument("--out", default="results/sensitivity")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
+    compose_config(list(args.overrides))  # bad overrides fail here, before any run
     parameters = load_config([]).parameters
     out = Path(args.out)
     screen = morris(parameters, args.trajectories, out / "morris", args.launcher, args.overrides)

@@ -1,9 +1,10 @@
 """Sweeps: progress lines, resumption, failure records, and the Hydra callback that aggregates.
 
 Each run of a multirun writes into its own directory under ``hydra.sweep.dir``. A run whose
-``summary.json`` exists with the same config is skipped when the sweep is run again (unless
-``force=true``); a run that raises leaves ``error.json`` instead, the other runs go on, and the
-aggregate step at the end lists it and makes the sweep exit non-zero.
+``summary.json`` exists with the same config, package version and code is skipped when the sweep
+is run again (unless ``force=true``); a run that raises leaves ``error.json`` (beside an earlier
+complete run, which it does not touch), the other runs go on, and the aggregate step at the end
+lists it and makes the sweep exit non-zero.
 """
 
 from __future__ import annotations
@@ -13,56 +14,29 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import Config
-from sim.run import ERROR, SUMMARY, write_json
+from sim.run import ERROR, comparable, completed_summary, write_json
 
 PROGRESS_START = ".sweep_start.json"
 PROGRESS_LOG = ".sweep_progress.log"
 
 
-IRRELEVANT_TO_RESULTS = ("force", "progress")
-
-
-def comparable(config: Config | dict) -> Any:
-    """The config as summary.json stores it, less the keys that do not change results, for
-    comparing a finished run with a new request."""
-    plain = json.loads(json.dumps(asdict(config) if isinstance(config, Config) else config,
-                                  default=str))
-    for key in IRRELEVANT_TO_RESULTS:
-        plain.pop(key, None)
-    return plain
-
-
-def completed_summary(out_dir: Path, config: Config) -> dict | None:
-    """The run's summary if it finished before with exactly this config, else None."""
-    path = out_dir / SUMMARY
-    if not path.is_file():
-        return None
-    try:
-        summary = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    same = "config" in summary and comparable(summary["config"]) == comparable(config)
-    return summary if same else None
-
-
-def record_failure(out_dir: Path, err: BaseException) -> None:
+def record_failure(out_dir: Path, err: BaseException, record: dict[str, str] | None = None) -> None:
+    """Write ``error.json`` (and the job's ``.hydra`` record) into the run directory; the files of
+    an earlier complete run there are left as they were."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in (record or {}).items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(text)
     write_json(out_dir / ERROR, {
         "error": f"{type(err).__name__}: {err}",
         "traceback": "".join(traceback.format_exception(err)),
     })
-
-
-def clear_failure(out_dir: Path) -> None:
-    (out_dir / ERROR).unlink(missing_ok=True)
 
 
 def sweep_jobs(cfg: DictConfig) -> list[list[str]]:
@@ -142,3 +116,6 @@ class SweepCallback(Callback):
             print(f"[sweep] {len(result.failed)} run(s) failed; see {sweep_dir / 'runs.csv'}",
                   file=sys.stderr, flush=True)
             sys.exit(1)
+
+
+__all__ = ["SweepCallback", "comparable", "completed_summary", "record_failure", "report_progress"]

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.errors import command, positive_int
+from sim.hydra_app import compose_config
 from sim.moments import (
     annual_gmv_share,
     annual_total_gmv_usd_bn,
@@ -66,7 +68,6 @@ def _weeks_between(model, window: tuple[dt.date, dt.date]) -> bool:
 
 def run_pair(seed: int, overrides: tuple[str, ...]) -> dict:
     """history and no_policy on one seed, with the agent-level facts the report needs."""
-    from sim.hydra_app import compose_config
     from sim.model import EcommerceModel
     from sim.population import CROSS_BORDER, online_share
 
@@ -430,13 +431,15 @@ def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
+@command
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Write the validation report")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=positive_int, default=5)
     parser.add_argument("--out", default="docs")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for both scenarios")
     args = parser.parse_args(argv)
+    compose_config(list(args.overrides))  # bad overrides fail here, before any run
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = tuple(args.overrides)

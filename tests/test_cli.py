@@ -125,9 +125,9 @@ def test_multirun_sweeps_scenarios_and_seeds(workdir: Path):
 
 
 def test_no_progress_bar_when_not_on_a_terminal_and_no_mesa_step_logging(history_run: Path):
-    log = (history_run / "__main__.log").read_text()
+    log = (history_run / "run.log").read_text()
     assert "Step " not in log  # Mesa's per-step INFO lines are silenced
-    assert "running history" in log
+    assert "simulating history" in log
 
 
 def test_agent_history_is_opt_in_and_bounded(workdir: Path):

@@ -1,4 +1,5 @@
-"""docs/parameters.md documents every config key of the schema, and only those, with every column filled."""
+"""docs/parameters.md documents every config key of the schema, and only those, with every column filled;
+its default and bounds columns say what the composed config and the schema say."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from sim.config import Config, PlatformConfig, dataclass_keys
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
-HEADER = ["key", "unit", "default", "meaning", "source or reason"]
-REQUIRED = ["unit", "default", "meaning", "source or reason"]
+HEADER = ["key", "unit", "default", "bounds", "meaning", "source or reason"]
+REQUIRED = ["unit", "default", "bounds", "meaning", "source or reason"]
 CELL_SPLIT = re.compile(r"(?<!\\)\|")  # a pipe escaped as \| stays inside its cell
 BACKTICKED = re.compile(r"`([^`]+)`")
 
@@ -123,3 +124,26 @@ def test_documented_defaults_are_the_composed_defaults():
                 stale.append(f"{path.name}:{number} {keys[0]}: {row[columns.index('default')]!r}"
                              f" should be {expected!r}")
     assert not stale, "run python tools/sync_param_docs.py:\n" + "\n".join(stale)
+
+
+def test_documented_bounds_are_the_schema_bounds(rows):
+    """The bounds column is what sim/config.py declares and validate checks (tools/sync_param_docs.py)."""
+    from tools.sync_param_docs import bounds_cell
+
+    stale = []
+    for number, row in rows:
+        key = BACKTICKED.findall(row["key"])[0]
+        expected = bounds_cell(key).replace("|", "\\|")
+        if row["bounds"] != expected:
+            stale.append(f"line {number} {key}: {row['bounds']!r} should be {expected!r}")
+    assert not stale, "run python tools/sync_param_docs.py:\n" + "\n".join(stale)
+
+
+def test_a_bound_added_to_the_schema_reaches_the_bounds_column():
+    from tools.sync_param_docs import bounds_cell
+
+    assert bounds_cell("market.shoppers.habit_weight") == "[0, 20]"
+    assert bounds_cell("market.platforms.*.subsidy").startswith("[0, 0.95]; subsidy_min <= subsidy")
+    assert bounds_cell("seed") == "integer in [0, 4294967295]"
+    assert bounds_cell("progress") == "one of auto, on, off"
+    assert bounds_cell("figures") == "true or false"

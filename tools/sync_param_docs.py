@@ -1,19 +1,23 @@
-"""Write the `default` column of the parameter tables from the composed default config.
+"""Write the `default` and `bounds` columns of the parameter tables from the config and the schema.
 
     python tools/sync_param_docs.py
 
 The defaults in docs/parameters.md and docs/ODD.md come from one place, the config that
 `python -m sim` composes (conf/ and the schema in sim/config.py); tests/test_parameter_docs.py
-fails when a table says otherwise, for example after tools/fit_defaults.py --write.
+fails when a table says otherwise, for example after tools/fit_defaults.py --write. The bounds
+come from each field's metadata in sim/config.py (``bounds``, ``choice``, ``iso_date``,
+``nonempty``, ``note``), the same metadata ``validate`` checks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
-from sim.config import Config
+from sim.config import Config, PlatformConfig, allowed_text
 from sim.hydra_app import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +61,30 @@ def default_cell(key: str, cfg: Config, schema: Config) -> str:
     return value if value == schema_value else f"{value} (schema {schema_value})"
 
 
+def _field(key: str) -> tuple[dataclasses.Field, typing.Any]:
+    """The dataclass field of a dotted key (``market.platforms.*.NAME`` for the roster's fields)."""
+    cls: typing.Any = Config
+    parts = key.split(".")
+    if key.startswith("market.platforms.*."):
+        cls, parts = PlatformConfig, parts[3:]
+    for i, part in enumerate(parts):
+        hints = typing.get_type_hints(cls)
+        found = {f.name: f for f in dataclasses.fields(cls)}[part]
+        if i == len(parts) - 1:
+            return found, hints[part]
+        cls = hints[part]
+    raise KeyError(key)
+
+
+def bounds_cell(key: str) -> str:
+    """What the schema allows for a key, in words (the ``bounds`` column)."""
+    found, kind = _field(key)
+    text = allowed_text(found.metadata, getattr(kind, "__name__", ""))
+    if kind is bool:
+        text = "; ".join(filter(None, ["true or false", text]))
+    return text or "any text"
+
+
 def sync(path: Path, cfg: Config, schema: Config) -> bool:
     """Rewrite the default cells of every parameter table in ``path``; True if anything changed."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -76,12 +104,15 @@ def sync(path: Path, cfg: Config, schema: Config) -> bool:
         match = KEY_CELL.match(cells[columns.index("key")])
         if not match or set(cells[0]) <= set("-:"):
             continue
-        cell = default_cell(match.group(1), cfg, schema)
-        j = columns.index("default") + 1
-        if parts[j].strip() != cell:
-            parts[j] = f" {cell} "
-            lines[i] = "|".join(parts)
-            changed = True
+        cells_by_column = {"default": default_cell(match.group(1), cfg, schema)}
+        if "bounds" in columns:
+            cells_by_column["bounds"] = bounds_cell(match.group(1)).replace("|", "\\|")
+        for column, cell in cells_by_column.items():
+            j = columns.index(column) + 1
+            if parts[j].strip() != cell:
+                parts[j] = f" {cell} "
+                lines[i] = "|".join(parts)
+                changed = True
     if changed:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return changed
