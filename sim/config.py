@@ -168,7 +168,7 @@ class ShopperConfig:
     # people the shoppers stand for
     population: float = field(default=210.0e6, metadata=bounds(1, 1e10))
     # spend per shopping occasion, IDR
-    budget_median_idr: float = field(default=230_000.0, metadata=bounds(0, 1e9, lo_open=True))
+    budget_median_idr: float = field(default=230_000.0, metadata=bounds(1, 1e9))  # at least 1 IDR
     # lognormal sigma of the budget across shoppers
     budget_sigma: float = field(default=0.7, metadata=bounds(0, 5))
     # mean weekly probability of a planned shopping occasion
