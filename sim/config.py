@@ -204,6 +204,7 @@ class Config:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
     seed: int = 0
+    seeds: int = 1  # run seeds seed, seed+1, ..., seed+seeds-1: one table, figures with bands
     start_date: str = "2021-01-04"
     end_date: str = "2025-12-29"
     burn_in_weeks: int = 52  # unrecorded weeks under the start date's rules before the start
@@ -270,6 +271,8 @@ def validate(cfg: Config) -> None:
     end = parse_date("end_date", cfg.end_date)
     if end <= start:
         raise ConfigError("end_date", f"{cfg.end_date} must be after start_date {cfg.start_date}")
+    if cfg.seeds < 1:
+        raise ConfigError("seeds", f"must be >= 1 (the number of seeds in the run), got {cfg.seeds}")
     if cfg.burn_in_weeks < 0:
         raise ConfigError("burn_in_weeks", f"must be >= 0, got {cfg.burn_in_weeks}")
     if cfg.progress not in ("auto", "on", "off"):

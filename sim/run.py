@@ -75,19 +75,22 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float) -> dict:
     """Annual figures per scenario in the table, plus provenance."""
     scenarios = {}
     for name, rows in table.groupby("scenario", observed=True):
+        n_seeds = rows["seed"].nunique()  # amounts are means over the run's seeds
         shares = annual_gmv_share(rows)
-        revenue = annual_msme_revenue(rows)
+        revenue = annual_msme_revenue(rows) / n_seeds
         scenarios[str(name)] = {
             "annual_gmv_share": {str(y): {k: round(float(v), 5) for k, v in row.items()}
                                  for y, row in shares.iterrows()},
             "annual_gmv_usd_bn": {str(y): round(float(v), 3) for y, v in
-                                  annual_total_gmv_usd_bn(rows, cfg.market.usd_idr).items()},
+                                  (annual_total_gmv_usd_bn(rows, cfg.market.usd_idr)
+                                   / n_seeds).items()},
             "annual_msme_revenue_idr": {str(y): {k: float(v) for k, v in row.items()}
                                         for y, row in revenue.iterrows()},
         }
     return {
         "scenario": cfg.scenario.name,
         "seed": cfg.seed,
+        "seeds": list(range(cfg.seed, cfg.seed + cfg.seeds)),
         "counterfactual": cfg.counterfactual,
         "results": scenarios,
         "wall_time_s": round(wall_s, 3),
@@ -110,9 +113,13 @@ def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
     if resolved_config_yaml is not None:
         with atomic_path(out_dir / "resolved_config.yaml") as tmp:
             tmp.write_text(resolved_config_yaml)
-    runs = [simulate_with_history(cfg, show_progress)]
-    if counterfactual is not None and counterfactual.name != cfg.scenario.name:
-        runs.append(simulate_with_history(replace(cfg, scenario=counterfactual), show_progress))
+    with_counterfactual = counterfactual is not None and counterfactual.name != cfg.scenario.name
+    runs = []
+    for seed in range(cfg.seed, cfg.seed + cfg.seeds):  # seeds=N: one table, bands in the figures
+        runs.append(simulate_with_history(replace(cfg, seed=seed), show_progress))
+        if with_counterfactual:
+            runs.append(simulate_with_history(replace(cfg, seed=seed, scenario=counterfactual),
+                                              show_progress))
     tables = [table for table, _ in runs]
     table = _concat(tables, ("scenario", "metric", "entity"))
     with atomic_path(out_dir / TIMESERIES) as tmp:
@@ -124,8 +131,8 @@ def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
     if cfg.figures:
         from sim.plotting import plot_market_share, plot_msme_revenue
 
-        scenarios = [cfg.scenario] + ([counterfactual] if len(tables) > 1 else [])
-        plot_market_share(table, scenarios, out_dir / "market_share.png")
+        scenarios = [cfg.scenario] + ([counterfactual] if with_counterfactual else [])
+        plot_market_share(table, scenarios, out_dir / "market_share.png", market=cfg.market)
         plot_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
     summary = summarise(table, cfg, time.perf_counter() - started)
     summary["config"] = asdict(cfg)
