@@ -152,3 +152,21 @@ def test_batch_run_over_policies_and_seeds(history_run):
     for column in ("gmv_share[Shopee]", "msme_revenue_idr[local]", "hhi[market]"):
         assert history.loc[1, column] == last[column]
     assert history.loc[1, "gmv_share[Shopee]"] != history.loc[2, "gmv_share[Shopee]"]
+
+
+def test_model_core_imports_neither_hydra_nor_the_dashboard():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sim.model import EcommerceModel\n"
+        "EcommerceModel(policy='no_policy', end_date='2021-02-01', n_shoppers=500, n_msmes=200,"
+        " burn_in_weeks=2).run()\n"
+        "loaded = sorted({k.split('.')[0] for k in sys.modules} & "
+        "{'hydra', 'solara', 'matplotlib', 'reacton', 'ipywidgets'})\n"
+        "loaded += [k for k in sys.modules if k.startswith(('sim.viz', 'sim.plotting', 'sim.app'))]\n"
+        "print(loaded)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
