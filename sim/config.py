@@ -413,6 +413,8 @@ class Config:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
     seed: int = field(default=0, metadata=bounds(0, MAX_SEED))
+    # run seeds seed, seed+1, ..., seed+seeds-1: one table, figures with bands
+    seeds: int = field(default=1, metadata=bounds(1, 1000))
     start_date: str = field(default="2021-01-04", metadata=iso_date())
     end_date: str = field(default="2025-12-29", metadata=iso_date(
         note=f"after start_date, at most {MAX_HORIZON_WEEKS} weeks later"))

@@ -10,8 +10,10 @@ import numpy as np
 
 from sim.agents import MSME, Platform, Shopper
 from sim.calendar import weekly_dates
+from sim.collect import make_datacollector
 from sim.config import Config, parse_date, validate
 from sim.history import AgentHistory
+from sim.levers import Levers, model_config
 from sim.market import (
     Clearing,
     Ledger,
@@ -53,7 +55,35 @@ class EcommerceModel(mesa.Model):
     scenario (common random numbers).
     """
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(
+        self, cfg: Config | None = None, *, rng: int | None = None, policy: str | None = None,
+        ban: bool | None = None, ban_date: str | None = None, ban_compliance: float | None = None,
+        link_follow_share: float | None = None, floor: bool | None = None,
+        floor_date: str | None = None, floor_usd: float | None = None, pilot: bool | None = None,
+        relaunch_date: str | None = None, local_priority: float | None = None,
+        trial_weeks: int | None = None, migration_date: str | None = None,
+        kppu_conditions: bool | None = None, kppu_date: str | None = None,
+        tiktok_commission_scale: float | None = None, n_shoppers: int | None = None,
+        n_msmes: int | None = None, burn_in_weeks: int | None = None, end_date: str | None = None,
+    ) -> None:
+        """``EcommerceModel(cfg)`` runs a composed config as it is. Without ``cfg`` the model
+        starts from the packaged defaults (``conf/``) with the named ``policy`` scenario
+        (``history`` unless given; ``sim.levers.policies()`` lists them); with ``cfg``, a
+        ``policy`` replaces its scenario. ``rng`` is an integer seed (None: the config's seed,
+        0 by default, so a run is always reproducible). Each other keyword is a lever that,
+        when not None, sets one config key (``sim.levers.LEVER_KEYS``): the ban (on/off, date,
+        compliance, link leak), the US$ floor (on/off, date, threshold), the pilot (on/off,
+        relaunch date, local priority, trial length, migration date), KPPU's conditions (on/off,
+        date), TikTok Shop's commission schedule (x scale), and the scale and horizon.
+        """
+        cfg = model_config(cfg, rng, policy, Levers(
+            ban=ban, ban_date=ban_date, ban_compliance=ban_compliance,
+            link_follow_share=link_follow_share, floor=floor, floor_date=floor_date,
+            floor_usd=floor_usd, pilot=pilot, relaunch_date=relaunch_date,
+            local_priority=local_priority, trial_weeks=trial_weeks, migration_date=migration_date,
+            kppu_conditions=kppu_conditions, kppu_date=kppu_date,
+            tiktok_commission_scale=tiktok_commission_scale, n_shoppers=n_shoppers,
+            n_msmes=n_msmes, burn_in_weeks=burn_in_weeks, end_date=end_date))
         super().__init__(rng=cfg.seed)
         validate(cfg)
         self.cfg = cfg
@@ -103,6 +133,7 @@ class EcommerceModel(mesa.Model):
         self.msme_agents: list[MSME | None] = [MSME(self, m) for m in range(self.msmes.n)]
 
         self.recorder = Recorder(self)
+        self.datacollector = make_datacollector(self)
         self.agent_history = AgentHistory(self) if cfg.agent_history.every_weeks else None
         self.ledger: Ledger | None = None
         self.clearing: Clearing | None = None
@@ -117,6 +148,7 @@ class EcommerceModel(mesa.Model):
         self.current_date = self.dates[week]
         self.simulate_week(week)
         self.recorder.record(week)
+        self.datacollector.collect(self)
         if self.agent_history is not None:
             self.agent_history.record(week)
         self.platforms_adapt_subsidies(week)

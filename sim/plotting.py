@@ -19,14 +19,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from sim.aggregate import own_rows, paired_counterfactual
-from sim.config import ScenarioConfig
+from sim.config import MarketConfig, ScenarioConfig
 from sim.policies import policy_events
 
+# One colour per operator group, everywhere; each storefront is drawn in its group's family.
+# TikTok Shop (ByteDance's until the Tokopedia deal closes, then in the Tokopedia group) is a
+# dark green, so that after the close it reads as part of the green Tokopedia family.
+GROUP_COLOURS = {
+    "Sea Group": "#e8590c", "Tokopedia group": "#2b8a3e", "ByteDance": "#173d2a",
+    "Alibaba": "#1c3f95", "Bukalapak": "#c2255c", "Djarum": "#7950f2",
+}
 PLATFORM_COLOURS = {
-    "Shopee": "#ee4d2d", "Tokopedia": "#03ac0e", "TikTok Shop": "#111111",
-    "Lazada": "#0f146d", "Bukalapak": "#d71149", "Blibli": "#0095da",
+    "Shopee": GROUP_COLOURS["Sea Group"], "Tokopedia": "#40c057",
+    "TikTok Shop": GROUP_COLOURS["ByteDance"], "Lazada": GROUP_COLOURS["Alibaba"],
+    "Bukalapak": GROUP_COLOURS["Bukalapak"], "Blibli": GROUP_COLOURS["Djarum"],
 }
 SERIES_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 SMOOTH_WEEKS = 4
@@ -62,20 +71,66 @@ def weekly_series(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFra
     return wide.rolling(SMOOTH_WEEKS, min_periods=1).mean()
 
 
-def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure) -> None:
-    """Numbered vertical lines on every panel and a key beneath: labels never collide."""
-    events = policy_events(scenario)
+ORIGIN_LABELS = {"local": "Local producers", "import_reseller": "Resellers of imports",
+                 "cross_border": "Cross-border sellers", "online": "Online", "offline": "Offline",
+                 "all": "All MSMEs"}
+ORIGIN_COLOURS = {"local": "#2b8a3e", "import_reseller": "#e67700", "cross_border": "#5f3dc4",
+                  "online": "#1971c2", "offline": "#868e96"}
+SCENARIO_LABELS = {
+    "history": "Actual policy history", "no_policy": "No policy",
+    "ban_only": "Ban only (no floor, no pilot)", "no_pilot": "Ban and floor, no pilot",
+    "early_ban": "Everything a year earlier", "loose_enforcement": "Ban at 50% compliance",
+    "strong_local_priority": "Pilot with strong local priority",
+}
+EVENT_MERGE_DAYS = 21  # events closer than this share one numbered marker
+
+
+def scenario_label(name: str) -> str:
+    """Plain-language name of a scenario for figures ("Actual policy history", "No policy")."""
+    base, _, changed = name.partition("+")
+    label = SCENARIO_LABELS.get(base, base.replace("_", " ").capitalize())
+    return f"{label}, levers changed" if changed else label
+
+
+def event_markers(events: list[tuple[Any, str]]) -> list[list[tuple[Any, str]]]:
+    """Dated events grouped so that events within EVENT_MERGE_DAYS share one marker."""
+    groups: list[list[tuple[Any, str]]] = []
+    for day, label in sorted(events):
+        if groups and (day - groups[-1][-1][0]).days < EVENT_MERGE_DAYS:
+            groups[-1].append((day, label))
+        else:
+            groups.append([(day, label)])
+    return groups
+
+
+def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure,
+                numbered: list[Axes] | None = None) -> int:
+    """Dotted lines at the scenario's policy dates on every panel, a number above the lines of
+    the ``numbered`` panels (default: all), and a key at the foot of the figure. Events a few
+    days apart share one number and numbers alternate between two heights, so labels never
+    collide. Returns the number of key lines (the caller leaves room for them)."""
+    markers = event_markers(policy_events(scenario))
+    numbered = axes if numbered is None else numbered
     for ax in axes:
-        for i, (day, _) in enumerate(events, start=1):
-            ax.axvline(pd.Timestamp(day), color="0.35", lw=0.8, ls=":", zorder=0)
-            ax.annotate(str(i), (pd.Timestamp(day), 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(0, 2 + 9 * (i % 2)), textcoords="offset points", ha="center",
-                        fontsize=7, color="0.25")
-    if events:
-        key = "   ".join(f"{i}: {label} ({day:%Y-%m-%d})" for i, (day, label) in
-                         enumerate(events, start=1))
-        fig.text(0.5, 0.01, "Policy events (dotted lines) — " + key, ha="center", fontsize=7.5,
-                 wrap=True, color="0.2")
+        for i, group in enumerate(markers, start=1):
+            ax.axvline(pd.Timestamp(group[0][0]), color="0.35", lw=0.8, ls=":", zorder=0)
+            if ax in numbered:
+                ax.annotate(str(i), (pd.Timestamp(group[0][0]), 1.0),
+                            xycoords=("data", "axes fraction"), xytext=(0, 2 + 9 * (i % 2 == 0)),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
+                            color="0.15", fontweight="bold", gid="event-number")
+    entries = [f"{i}: " + "; ".join(f"{label} ({day:%d %b %Y})" for day, label in group)
+               for i, group in enumerate(markers, start=1)]
+    lines: list[str] = []
+    for entry in entries:
+        if lines and len(lines[-1]) + len(entry) < 150:
+            lines[-1] += "     " + entry
+        else:
+            lines.append(entry)
+    for k, line in enumerate(lines):
+        fig.text(0.5, 0.008 + 0.022 * (len(lines) - 1 - k), line, ha="center", va="bottom",
+                 fontsize=8, color="0.2", gid="event-key")
+    return len(lines)
 
 
 def _format_time_axis(ax: Axes) -> None:
@@ -84,78 +139,213 @@ def _format_time_axis(ax: Axes) -> None:
     ax.grid(alpha=0.25)
 
 
-def _title(scenarios: list[ScenarioConfig], what: str) -> str:
-    if len(scenarios) > 1:
-        return f"{what}: {scenarios[0].name} (solid) vs {scenarios[1].name} (dashed)"
-    return f"{what}: {scenarios[0].name}"
+def _seeds_note(table: pd.DataFrame) -> str:
+    n = table["seed"].nunique()
+    return "one seed" if n == 1 else f"mean of {n} seeds, shaded: 90% band"
+
+
+def _scenario_table(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFrame:
+    """(date x (seed, entity)) of one metric of one scenario."""
+    rows = table[(table["scenario"] == scenario) & (table["metric"] == metric)]
+    return rows.pivot_table(index="date", columns=["seed", "entity"], values="value",
+                            aggfunc="mean", observed=True)
+
+
+def _draw(ax: Axes, by_seed: pd.DataFrame, colour: str, style: str, label: str | None,
+          smooth: int = SMOOTH_WEEKS) -> None:
+    """A (date x seed) frame as its mean across seeds, with a 90% band when seeds > 1."""
+    smoothed = by_seed.rolling(smooth, min_periods=1).mean()
+    b = band(smoothed)
+    ax.plot(b.index, b["mean"], style, color=colour, lw=1.7 if style == "-" else 1.2, label=label)
+    if smoothed.shape[1] > 1:
+        ax.fill_between(b.index, b["low"], b["high"], color=colour, lw=0,
+                        alpha=0.22 if style == "-" else 0.12)
+
+
+def group_membership(scenario: ScenarioConfig, dates: list[Any],
+                     market: MarketConfig | None = None) -> pd.DataFrame:
+    """(date x storefront) operator group of each storefront in each week under ``scenario``:
+    the membership that the figures apply to every line they compare with it."""
+    import datetime as dt
+
+    from sim.policies import build_policy_path
+
+    if market is None:
+        from sim.levers import default_config
+
+        market = default_config().market
+    days = [pd.Timestamp(d).date() if not isinstance(d, dt.date) else d for d in dates]
+    path = build_policy_path(market, scenario, days)
+    names = [p.name for p in market.platforms.values()]
+    groups = np.array(path.operators, dtype=object)[path.operator]
+    return pd.DataFrame(groups, index=pd.DatetimeIndex(pd.to_datetime(days)), columns=names)
+
+
+def comparable_group_shares(table: pd.DataFrame, scenario: str,
+                            membership: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Group shares of ``scenario`` recomputed from its storefront shares with ``membership``
+    (date x storefront -> group): {group: (date x seed)}. Applying one membership to both
+    scenarios keeps the merger's bookkeeping out of the policy comparison."""
+    wide = _scenario_table(table, scenario, "gmv_share")
+    out: dict[str, pd.DataFrame] = {}
+    seeds = list(dict.fromkeys(wide.columns.get_level_values(0)))
+    groups = list(dict.fromkeys(membership.to_numpy().ravel()))
+    member = membership.reindex(wide.index)
+    for group in groups:
+        in_group = (member == group).to_numpy()
+        columns = {seed: (wide[seed].reindex(columns=membership.columns).fillna(0.0).to_numpy()
+                          * in_group).sum(axis=1) for seed in seeds}
+        out[group] = pd.DataFrame(columns, index=wide.index)
+    return out
+
+
+def _style_handles(scenarios: list[ScenarioConfig]) -> list[Line2D]:
+    return [Line2D([], [], color="0.3", ls="-" if k == 0 else "--", lw=1.5,
+                   label=scenario_label(sc.name)) for k, sc in enumerate(scenarios)]
+
+
+def _legend_right(ax: Axes, extra: list[Line2D] | None = None) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    handles += extra or []
+    labels += [h.get_label() for h in extra or []]
+    ax.legend(handles, labels, fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _group_label(group: str, membership: pd.DataFrame) -> str:
+    """'Tokopedia group (Tokopedia; + TikTok Shop from 31 Jan 2024)' when membership changes."""
+    parts = []
+    for name in membership.columns:
+        in_group = membership[name] == group
+        if in_group.all():
+            parts.insert(0, name)
+        elif in_group.any():
+            start, end = in_group.idxmax(), in_group[::-1].idxmax()
+            if in_group.iloc[-1]:
+                parts.append(f"+ {name} from {start:%d %b %Y}")
+            else:
+                parts.append(f"{name} until {end:%d %b %Y}")
+    inner = "; ".join(parts)
+    return group if inner == group else f"{group} ({inner})"
 
 
 def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
-                      path: Path | str | None = None) -> Figure:
+                      path: Path | str | None = None, market: MarketConfig | None = None) -> Figure:
     """GMV share by storefront and by operator group; the first scenario solid, a second dashed.
-    Returns the Figure, also saved to ``path`` when one is given."""
-    fig, (ax_store, ax_group) = new_figure(2, 1, figsize=(11, 8.5), sharex=True,
+    Group lines of every scenario use the first scenario's group membership (``market`` gives
+    the operators; the packaged default market when None). Several seeds in ``table`` are
+    drawn as a mean with a 90% band. Returns the Figure, also saved to ``path`` if given."""
+    fig, (ax_store, ax_group) = new_figure(2, 1, figsize=(12.5, 8.8), sharex=True,
                                            gridspec_kw={"height_ratios": [3, 2]})
+    dates = sorted(table["date"].unique())
+    membership = group_membership(scenarios[0], dates, market)
     for k, scenario in enumerate(scenarios):
         style = "-" if k == 0 else "--"
-        shares = weekly_series(table, scenario.name, "gmv_share") * 100
-        for name in shares.columns:
-            ax_store.plot(shares.index, shares[name], style, lw=1.6 if k == 0 else 1.1,
-                          color=PLATFORM_COLOURS.get(name), label=name if k == 0 else None)
-        groups = weekly_series(table, scenario.name, "group_gmv_share") * 100
-        for i, name in enumerate(groups.columns):
-            ax_group.plot(groups.index, groups[name], style, lw=1.6 if k == 0 else 1.1,
-                          color=SERIES_COLOURS[i % len(SERIES_COLOURS)],
-                          label=name if k == 0 else None)
+        shares = _scenario_table(table, scenario.name, "gmv_share") * 100
+        for name in membership.columns:
+            by_seed = shares.xs(name, axis=1, level="entity")
+            _draw(ax_store, by_seed, PLATFORM_COLOURS.get(name, "0.4"), style,
+                  name if k == 0 else None)
+        groups = comparable_group_shares(table, scenario.name, membership)
+        for i, (group, by_seed) in enumerate(groups.items()):
+            colour = GROUP_COLOURS.get(group, SERIES_COLOURS[i % len(SERIES_COLOURS)])
+            _draw(ax_group, by_seed * 100, colour, style,
+                  _group_label(group, membership) if k == 0 else None)
     ax_store.set_ylabel("Share of online GMV (%)")
-    ax_store.set_title("By storefront", loc="left", fontsize=10)
-    ax_store.legend(ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02),
-                    frameon=False)
+    ax_store.set_title("By storefront (the app where the order is placed)", loc="left",
+                       fontsize=10, pad=22)
     ax_group.set_ylabel("Share of online GMV (%)")
-    ax_group.set_title("By operator group (TikTok Shop joins the Tokopedia group at the deal)",
-                       loc="left", fontsize=10)
-    ax_group.legend(ncol=6, fontsize=8, loc="upper left", frameon=False)
+    note = ": one membership for both lines" if len(scenarios) > 1 else ""
+    ax_group.set_title("By operator group" + note, loc="left", fontsize=10, pad=22)
     for ax in (ax_store, ax_group):
         _format_time_axis(ax)
         ax.set_ylim(bottom=0)
-    ax_group.set_ylim(top=ax_group.get_ylim()[1] * 1.22)  # headroom: the legend sits above the lines
-    mark_events([ax_store, ax_group], scenarios[0], fig)
-    fig.suptitle(_title(scenarios, "Indonesian e-commerce GMV share, 4-week mean"), fontsize=12)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+        _legend_right(ax, _style_handles(scenarios) if len(scenarios) > 1 else None)
+    key_lines = mark_events([ax_store, ax_group], scenarios[0], fig)
+    fig.suptitle(_title(scenarios, "Indonesian e-commerce: share of online GMV")
+                 + f"\n4-week mean, {_seeds_note(table)}", fontsize=12)
+    fig.tight_layout(rect=(0, 0.012 + 0.022 * key_lines, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=RUN_DPI)
     return fig
+
+
+def _title(scenarios: list[ScenarioConfig], what: str) -> str:
+    if len(scenarios) > 1:
+        return (f"{what}: {scenario_label(scenarios[0].name)} (solid) vs "
+                f"{scenario_label(scenarios[1].name)} (dashed)")
+    return f"{what}: {scenario_label(scenarios[0].name)}"
 
 
 MSME_PANELS = [
     ("Local producers", "msme_revenue_idr", ["local"]),
     ("Resellers of imports", "msme_revenue_idr", ["import_reseller"]),
     ("Cross-border sellers", "msme_revenue_idr", ["cross_border"]),
-    ("All sellers by channel", "msme_revenue_idr", ["online", "offline"]),
+    ("All MSMEs by channel", "msme_revenue_idr", ["online", "offline"]),
 ]
+DIFFERENCE_PANELS = [
+    ("Domestic MSMEs: difference from {cf} (%)", ["local", "import_reseller", "online", "offline"]),
+    ("Cross-border sellers: difference from {cf} (%)", ["cross_border"]),
+]
+
+
+def revenue_difference(table: pd.DataFrame, scenario: str, counterfactual: str, entity: str,
+                       smooth: int = SMOOTH_WEEKS) -> pd.DataFrame:
+    """(date x seed) % difference of MSME revenue of ``entity`` from the counterfactual, paired
+    by seed, each series first smoothed by a ``smooth``-week mean."""
+    def wide(name: str) -> pd.DataFrame:
+        rows = table[(table["scenario"] == name) & (table["metric"] == "msme_revenue_idr")
+                     & (table["entity"] == entity)]
+        by_seed = rows.pivot_table(index="date", columns="seed", values="value", aggfunc="mean")
+        return by_seed.rolling(smooth, min_periods=1).mean()
+
+    mine, base = wide(scenario), wide(counterfactual)
+    base = base.reindex(index=mine.index, columns=mine.columns)
+    return 100 * (mine / base.where(base > 0) - 1)
 
 
 def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig],
                       path: Path | str | None = None) -> Figure:
-    """MSME revenue by origin and by channel; the first scenario solid, a second dashed.
-    Returns the Figure, also saved to ``path`` when one is given."""
-    fig, axes = new_figure(2, 2, figsize=(12, 8), sharex=True)
-    flat = list(axes.flat)
-    for ax, (title, metric, entities) in zip(flat, MSME_PANELS, strict=True):
+    """MSME revenue by origin and by channel (levels), and with a counterfactual the % difference
+    from it by origin and channel, paired by seed; the first scenario solid, a second dashed.
+    Several seeds are drawn as a mean with a 90% band. Returns the Figure, also saved to
+    ``path`` if given."""
+    compare = len(scenarios) > 1
+    rows = 3 if compare else 2
+    fig, axes = new_figure(rows, 2, figsize=(13, 4.0 * rows + 0.8), sharex=True)
+    level_axes = list(axes.flat)[:4]
+    for ax, (title, metric, entities) in zip(level_axes, MSME_PANELS, strict=True):
         for k, scenario in enumerate(scenarios):
-            series = weekly_series(table, scenario.name, metric) / 1e12
-            for i, entity in enumerate(entities):
-                ax.plot(series.index, series[entity], "-" if k == 0 else "--",
-                        color=SERIES_COLOURS[i], lw=1.6 if k == 0 else 1.1,
-                        label=f"{entity} ({scenario.name})")
-        ax.set_title(title, loc="left", fontsize=10)
-        ax.set_ylabel("Revenue (IDR trillion per week)")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7.5, frameon=False, loc="lower left")
+            wide = _scenario_table(table, scenario.name, metric) / 1e12
+            for entity in entities:
+                _draw(ax, wide.xs(entity, axis=1, level="entity"), ORIGIN_COLOURS[entity],
+                      "-" if k == 0 else "--",
+                      f"{ORIGIN_LABELS[entity]}, {scenario_label(scenario.name)}")
+        ax.set_title(title, loc="left", fontsize=10, pad=22)
+        ax.set_ylabel("IDR trillion per week")
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * (1.45 if len(entities) > 1 else 1.3))
+        ax.legend(fontsize=7.5, frameon=False, loc="upper left", ncol=1)
+    numbered = level_axes[:2]
+    if compare:
+        cf = scenarios[1].name
+        for ax, (title, entities) in zip(axes[2], DIFFERENCE_PANELS, strict=True):
+            for entity in entities:
+                _draw(ax, revenue_difference(table, scenarios[0].name, cf, entity, 1),
+                      ORIGIN_COLOURS[entity], "-", ORIGIN_LABELS[entity])
+            ax.axhline(0, color="0.2", lw=0.9)
+            ax.set_title(title.format(cf=scenario_label(cf)), loc="left", fontsize=10, pad=22)
+            ax.set_ylabel(f"{scenario_label(scenarios[0].name)} vs {scenario_label(cf)} (%)",
+                          fontsize=8.5)
+            low, high = ax.get_ylim()
+            ax.set_ylim(low, high + 0.35 * (high - low))
+            ax.legend(fontsize=7.5, frameon=False, loc="upper left",
+                      ncol=2 if len(entities) > 2 else 1)
+    for ax in axes.flat:
         _format_time_axis(ax)
-    mark_events(flat, scenarios[0], fig)
-    fig.suptitle(_title(scenarios, "MSME revenue, 4-week mean"), fontsize=12)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    key_lines = mark_events(list(axes.flat), scenarios[0], fig, numbered=numbered)
+    fig.suptitle(_title(scenarios, "MSME revenue") + f"\n4-week mean, {_seeds_note(table)}",
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0.012 + 0.022 * key_lines * 8.8 / (4.0 * rows + 0.8), 1, 1))
     if path is not None:
         fig.savefig(path, dpi=RUN_DPI)
     return fig

@@ -219,13 +219,15 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float,
     """Annual figures per scenario in the table, plus provenance."""
     scenarios = {}
     for name, rows in table.groupby("scenario", observed=True):
+        n_seeds = rows["seed"].nunique()  # amounts are means over the run's seeds
         shares = annual_gmv_share(rows)
-        revenue = annual_msme_revenue(rows)
+        revenue = annual_msme_revenue(rows) / n_seeds
         scenarios[str(name)] = {
             "annual_gmv_share": {str(y): {k: round(float(v), 5) for k, v in row.items()}
                                  for y, row in shares.iterrows()},
             "annual_gmv_usd_bn": {str(y): round(float(v), 3) for y, v in
-                                  annual_total_gmv_usd_bn(rows, cfg.market.usd_idr).items()},
+                                  (annual_total_gmv_usd_bn(rows, cfg.market.usd_idr)
+                                   / n_seeds).items()},
             "annual_msme_revenue_idr": {str(y): {k: float(v) for k, v in row.items()}
                                         for y, row in revenue.iterrows()},
         }
@@ -237,6 +239,7 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float,
     return {
         "scenario": cfg.scenario.name,
         "seed": cfg.seed,
+        "seeds": list(range(cfg.seed, cfg.seed + cfg.seeds)),
         "counterfactual": counterfactual,  # the one that ran, None if none did
         "results": scenarios,
         "policy_effects": effects,
@@ -295,9 +298,12 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
         (stage / name).write_text(text)
     if resolved_config_yaml is not None:
         (stage / "resolved_config.yaml").write_text(resolved_config_yaml)
-    runs = [simulate_with_history(cfg, show_progress)]
-    if counterfactual is not None:
-        runs.append(simulate_with_history(replace(cfg, scenario=counterfactual), show_progress))
+    runs = []
+    for seed in range(cfg.seed, cfg.seed + cfg.seeds):  # seeds=N: one table, bands in the figures
+        runs.append(simulate_with_history(replace(cfg, seed=seed), show_progress))
+        if counterfactual is not None:
+            runs.append(simulate_with_history(replace(cfg, seed=seed, scenario=counterfactual),
+                                              show_progress))
     tables = [table for table, _ in runs]
     table = _concat(tables, ("scenario", "metric", "entity"))
     check_finite(table)
@@ -309,7 +315,7 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
         from sim.plotting import plot_market_share, plot_msme_revenue
 
         scenarios = [cfg.scenario] + ([counterfactual] if counterfactual is not None else [])
-        plot_market_share(table, scenarios, stage / "market_share.png")
+        plot_market_share(table, scenarios, stage / "market_share.png", market=cfg.market)
         plot_msme_revenue(table, scenarios, stage / "msme_revenue.png")
     summary = summarise(table, cfg, time.perf_counter() - started,
                         counterfactual.name if counterfactual is not None else None)

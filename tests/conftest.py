@@ -55,3 +55,16 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def workdir(tmp_path: Path) -> Path:
     """An empty working directory outside the checkout: the CLI must not depend on the cwd."""
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished sweep folder (two variants, two seeds, each with its no-policy counterfactual)
+    at a tiny scale, for the dashboard's sweep browser."""
+    cwd = tmp_path_factory.mktemp("tiny_sweep")
+    result = run_cli("--multirun", "scenario=history,ban_only", "seed=0,1",
+                     "market.shoppers.n_agents=1500", "market.msmes.n_agents=400",
+                     "burn_in_weeks=8", "end_date=2024-12-30", "figures=false",
+                     "hydra.sweep.dir=sweep", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd / "sweep"
