@@ -29,7 +29,7 @@ def test_each_lever_sets_its_config_key():
     levers = dict(ban_date="2023-11-06", ban_compliance=0.6, link_follow_share=0.2, floor=False,
                   floor_usd=50.0, relaunch_date="2023-12-18", local_priority=1.0, trial_weeks=20,
                   migration_date="2024-04-01", kppu_conditions=True, kppu_date="2025-07-01",
-                  n_shoppers=3000, n_msmes=700, burn_in_weeks=10, end_date="2024-12-30")
+                  n_shoppers=3000, n_msmes=700, burn_in_weeks=10, end_date="2025-09-29")
     model = EcommerceModel(rng=2, **levers)
     expected = compose_config([
         "seed=2", "scenario.social_commerce_ban.date=2023-11-06",
@@ -42,7 +42,7 @@ def test_each_lever_sets_its_config_key():
         "scenario.tiktok_tokopedia_pilot.migration_date=2024-04-01",
         "scenario.kppu_conditions.enabled=true", "scenario.kppu_conditions.date=2025-07-01",
         "market.shoppers.n_agents=3000", "market.msmes.n_agents=700", "burn_in_weeks=10",
-        "end_date=2024-12-30"])
+        "end_date=2025-09-29"])
     assert model.cfg.scenario.name == "history+levers"  # its table rows do not claim "history"
     assert model.cfg == dataclasses.replace(
         expected, scenario=dataclasses.replace(expected.scenario, name="history+levers"))

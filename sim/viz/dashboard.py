@@ -20,10 +20,9 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from sim.levers import default_config
 from sim.plotting import event_markers
 from sim.viz import charts
-from sim.viz.paired import DEFAULT_MSMES, DEFAULT_SHOPPERS, PolicyVsCounterfactual
+from sim.viz.paired import DEFAULT_LINK_FOLLOW, DEFAULT_MSMES, DEFAULT_SHOPPERS, PolicyVsCounterfactual
 
 PLAY_INTERVAL_MS = 1
 RENDER_INTERVAL_WEEKS = 13  # redraw once a quarter while playing (odd: the slider steps 1, 3, 5, ...)
@@ -35,8 +34,7 @@ MODEL_PARAMS = {
     "ban_compliance": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
                        "label": "Ban compliance"},
     # Starts at the estimated behaviour (conf/market/default.yaml).
-    "link_follow_share": {"type": "SliderFloat",
-                          "value": round(default_config().market.shoppers.link_follow_share, 2),
+    "link_follow_share": {"type": "SliderFloat", "value": DEFAULT_LINK_FOLLOW,
                           "min": 0.0, "max": 1.0, "step": 0.05,
                           "label": "Blocked discovery demand following links to marketplaces"},
     "floor": {"type": "Checkbox", "value": True, "label": "Cross-border price floor"},

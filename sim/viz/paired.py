@@ -21,12 +21,15 @@ import mesa
 import numpy as np
 
 from sim.config import ConfigError
+from sim.levers import default_config
 from sim.model import EcommerceModel
 from sim.policies import policy_events
 
 # The dashboard's default scale: a whole 2021-2025 play stays quick on a laptop.
 DEFAULT_SHOPPERS = 4000
 DEFAULT_MSMES = 1000
+# The link lever starts at the estimated behaviour (conf/market/default.yaml).
+DEFAULT_LINK_FOLLOW = default_config().market.shoppers.link_follow_share
 ORIGINS = ("local", "import_reseller", "cross_border", "online", "offline")
 
 
@@ -54,7 +57,7 @@ class PolicyVsCounterfactual(mesa.Model):
 
     def __init__(
         self, *, rng: int = 0, ban: bool = True, ban_date: str = "2023-10-04",
-        ban_compliance: float = 1.0, link_follow_share: float | None = None, floor: bool = True,
+        ban_compliance: float = 1.0, link_follow_share: float = DEFAULT_LINK_FOLLOW, floor: bool = True,
         floor_usd: float = 100.0, pilot: bool = True, local_priority: float = 0.3,
         trial_weeks: int = 16, migration_date: str = "2024-03-12", kppu_conditions: bool = False,
         kppu_date: str = "2025-06-17", tiktok_commission_scale: float = 1.0,
