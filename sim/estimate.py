@@ -283,6 +283,14 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
         # A parameter that moves no used target (relative to its tolerance) is not identified by
         # them: it stays at its stated prior, and the backtest says so.
         pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.5)
+        # Parameters the targets cannot pin go to their stated priors, whatever they started at.
+        loose = [i for i, p in enumerate(params) if not pinned[i] and x[i] != to_free(p, p.prior)]
+        if loose:
+            for i in loose:
+                x[i] = to_free(params[i], params[i].prior)
+            m = sim.mean(theta_of(params, x))
+            q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+            print(f"  unpinned parameters at their priors: Q = {q:.2f}", file=sys.stderr, flush=True)
         # Levenberg-Marquardt on the fixed Jacobian: a failed step raises the damping (a shorter
         # step, turned towards steepest descent), a successful one lowers it. With more
         # parameters than binding targets the undamped step runs along directions the targets

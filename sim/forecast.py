@@ -55,16 +55,37 @@ def one_run(label: str, overrides: list[str], seed: int) -> pd.DataFrame:
 
     cfg = compose_config(["scenario=history", "counterfactual=null", f"seed={seed}", *overrides])
     table = simulate(cfg)
+    fit_q = fit_to_the_record(table, cfg.market.usd_idr)
     frames = []
     for level, shares in (("storefront", annual_gmv_share(table)), ("group", annual_group_share(table))):
         long = shares.stack().rename("share").reset_index()
         long.columns = ["year", "name", "share"]
         frames.append(long.assign(level=level))
-    return pd.concat(frames, ignore_index=True).assign(parameter_set=label, seed=seed)
+    return pd.concat(frames, ignore_index=True).assign(parameter_set=label, seed=seed, fit_q=fit_q)
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    rows = runs[runs["year"].isin(YEARS)]
+def fit_to_the_record(table: pd.DataFrame, usd_idr: float) -> float:
+    """Sum of squared errors, in tolerances, of one ``history`` run against the record through 2023
+    that needs no counterfactual (2022 shares and total, TikTok Shop's 2023Q3 share, 2023 growth
+    of the market and of Tokopedia)."""
+    from sim.estimate import targets
+    from sim.moments import annual_total_gmv_usd_bn, fit_moments, history_moments
+
+    moments = {**fit_moments(table, usd_idr), **history_moments(table)}
+    moments["gmv_2022_usd_bn"] = float(annual_total_gmv_usd_bn(table, usd_idr).loc[2022])
+    return float(sum(((moments[t.name] - t.value) / t.tolerance) ** 2
+                     for t in targets() if t.name in moments))
+
+
+# A draw is kept when its fit to the record (FIT_TARGETS targets) is within the 90% bound of a
+# chi-square: the linearised sampling distribution is only an approximation, and a draw far in its
+# tails can contradict the very data it was estimated from.
+FIT_TARGETS = 10
+ACCEPT_Q = 15.99  # chi-square 90% quantile with 10 degrees of freedom
+
+
+def summarise(runs: pd.DataFrame, accept_q: float = float("inf")) -> pd.DataFrame:
+    rows = runs[runs["year"].isin(YEARS) & (runs["fit_q"] <= accept_q)]
     grouped = rows.groupby(["level", "year", "name"])["share"]
     return pd.DataFrame({"mean": grouped.mean(), "p5": grouped.quantile(0.05),
                          "p95": grouped.quantile(0.95), "runs": grouped.size()}).reset_index()
@@ -107,6 +128,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--draws", type=positive_int, default=12)
     parser.add_argument("--seeds", type=positive_int, default=2)
     parser.add_argument("--estimate", default="docs/estimation/full/estimate.json")
+    parser.add_argument("--accept-q", type=float, default=ACCEPT_Q,
+                        help="keep runs whose fit to the record through 2023 is at most this "
+                             "(sum of squared errors in tolerances; inf keeps every run)")
     parser.add_argument("--out", default="results/forecast")
     parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
@@ -121,10 +145,16 @@ def main(argv: list[str]) -> int:
         runs = pd.concat(pool.map(one_run, *zip(*jobs, strict=True)), ignore_index=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table = summarise(runs)
+    table = summarise(runs, args.accept_q)
+    if table.empty:
+        raise SystemExit(f"error: no run fits the record within --accept-q {args.accept_q:g}; "
+                         "draw more parameter vectors (--draws)")
     runs.to_csv(out / "forecast_runs.csv", index=False)
     table.to_csv(out / "forecast.csv", index=False)
-    label = (f"{len(sets)} parameter draws x {seeds} seeds" if len(sets) > 1
+    kept = runs.drop_duplicates(["parameter_set", "seed"])
+    accepted = int((kept["fit_q"] <= args.accept_q).sum())
+    label = (f"{accepted} of {len(kept)} runs ({len(sets)} parameter draws x {seeds} seeds) "
+             "consistent with the record" if len(sets) > 1
              else f"default market, {seeds} seeds, no parameter uncertainty")
     plot(table, out / "forecast.png", label)
     print(table.assign(mean=lambda t: (100 * t["mean"]).round(1), p5=lambda t: (100 * t["p5"]).round(1),

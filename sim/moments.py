@@ -79,16 +79,23 @@ def _window_sum(table: pd.DataFrame, metric: str, start: str, end: str) -> pd.Se
     return frame.loc[(frame.index >= start) & (frame.index <= end)].sum()
 
 
+def history_moments(history: pd.DataFrame) -> dict[str, float]:
+    """The record through 2023 that one ``history`` run gives without a counterfactual."""
+    gmv = _metric(history, "gmv_idr")
+    yearly = gmv.groupby(gmv.index.year).sum()
+    return {
+        "gmv_growth_2023": float(yearly.loc[2023].sum() / yearly.loc[2022].sum() - 1.0),
+        "tokopedia_growth_2023": float(yearly.loc[2023, "Tokopedia"] / yearly.loc[2022, "Tokopedia"]
+                                       - 1.0),
+    }
+
+
 def record_moments(history: pd.DataFrame, no_policy: pd.DataFrame) -> dict[str, float]:
     """The public record through 2023 as model moments, from a `history` run and its same-seed
     `no_policy` run: 2022 shares, 2023 growth, the ban window, Tokopedia's 2023 fall, MSMEs online."""
     shares = annual_gmv_share(history)
-    gmv = _metric(history, "gmv_idr")
-    yearly = gmv.groupby(gmv.index.year).sum()
     out = {f"share_2022_{name}": float(shares.loc[2022, name]) for name in shares.columns}
-    out["gmv_growth_2023"] = float(yearly.loc[2023].sum() / yearly.loc[2022].sum() - 1.0)
-    out["tokopedia_growth_2023"] = float(yearly.loc[2023, "Tokopedia"] / yearly.loc[2022, "Tokopedia"]
-                                         - 1.0)
+    out.update(history_moments(history))
     quarterly = quarterly_gmv_share(history)
     out["share_2023Q3_TikTok Shop"] = float(quarterly.loc["2023Q3", "TikTok Shop"])
     ban_h = _window_sum(history, "gmv_idr", *BAN_WEEKS)

@@ -59,7 +59,10 @@ class Pattern:
 
     @property
     def band(self) -> str:
-        return f"{self.low:g} to {self.high:g}"
+        def show(x: float) -> str:
+            return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:g}"
+
+        return f"{show(self.low)} to {show(self.high)}"
 
 
 def _weeks_between(model, window: tuple[dt.date, dt.date]) -> bool:
@@ -200,7 +203,8 @@ def evaluate(runs: list[dict]) -> list[Pattern]:
         "Sellers who relied on TikTok Shop lose most of their sales",
         f"{row.value:g}% of sales lost (reported {row.low:g}-{row.high:g}%; tolerance "
         f"{row.low - 10:g}-{row.high + 10:g}%)", row.source,
-        f"{drop:.0f}% lost by firms with over half their sales on TikTok Shop before the ban",
+        (f"{drop:.0f}% lost" if drop >= 0 else f"{-drop:.0f}% gained (not lost)")
+        + " by firms with over half their sales on TikTok Shop before the ban",
         drop, row.low - 10, row.high + 10, False))
 
     homing = _mean(runs, "history", "storefronts_per_online_msme")
@@ -242,7 +246,7 @@ def evaluate(runs: list[dict]) -> list[Pattern]:
     patterns.append(Pattern(
         "Online spend per online shopper", "IDR 429,509 per month (tolerance +/- 30%)",
         "Jakpat 2023H2 (calibration_targets.csv online_spend)", f"IDR {spend:,.0f} per month (2023Q3)",
-        spend / 1e3, 429.509 * 0.7, 429.509 * 1.3, False))
+        spend, round(429_509 * 0.7), round(429_509 * 1.3), False))
     return patterns
 
 
@@ -378,8 +382,11 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
     held_out = [t for t in back["targets"] if not t["used"]]
     lines += ["## Backtest", "",
               f"Estimated on the targets observable before {back['before']} only (`python -m "
-              f"sim.estimate --before {back['before']} --out {back_path.parent}`); parameters those "
-              "targets cannot pin stay at their stated priors. Then the ban window and 2023 are "
+              f"sim.estimate --before {back['before']}"
+              + (" --from-priors" if back.get("from_priors") else "")
+              + f" --out {back_path.parent}`), starting every parameter but the level constants "
+              "from its stated prior; parameters those targets cannot pin stay there. Then the ban "
+              "window and 2023 are "
               "predicted and scored as |error| / tolerance against two naive forecasts (lower is "
               "better).", "",
               "| held-out target | observed | tolerance | model | " + " | ".join(baselines) + " |",

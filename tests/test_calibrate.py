@@ -81,17 +81,3 @@ def test_bad_calibration_input_names_the_key(tmp_path: Path, capsys: pytest.Capt
     assert main(["trails=3"]) == 2
     assert "trails" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.db"))
-
-
-def test_committed_calibrated_market_is_selectable():
-    from sim.hydra_app import compose_config
-
-    calibrated = compose_config(["market=calibrated"])
-    default = compose_config([])
-    assert [p.name for p in calibrated.market.platforms.values()] == [
-        p.name for p in default.market.platforms.values()]
-    for key in load_config([]).parameters:
-        node = calibrated
-        for part in key.split("."):
-            node = node[part] if isinstance(node, dict) else getattr(node, part)
-        assert isinstance(node, float)

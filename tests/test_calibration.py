@@ -1,8 +1,11 @@
-"""The default market reproduces the public pre-ban figures under `history`, over 5 seeds.
+"""The default (estimated) market against the public record, over 5 seeds of `history` and its
+same-seed `no_policy`.
 
 Targets are read from sim/data/calibration_targets.csv (copied from the shared brief), never typed
 here; tolerances are those of the model issue: 3 percentage points per 2022 share, 15% on the 2022
-total, TikTok Shop between 10% and 15% in 2023Q3 and under 2% in 2021.
+total, TikTok Shop between 10% and 15% in 2023Q3 and under 2% in 2021, online GMV below no policy
+in the ban weeks. The patterns the model misses are reported, with their bands, in
+docs/validation.md rather than asserted here.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ import numpy as np
 import pytest
 
 from sim.hydra_app import compose_config
-from sim.moments import calibration_targets, fit_moments
+from sim.moments import calibration_targets, fit_moments, record_moments
 from sim.run import simulate
 
 SEEDS = range(5)
 
 
 def _moments(seed: int) -> dict[str, float]:
-    cfg = compose_config(["scenario=history", f"seed={seed}", "counterfactual=null"])
-    return fit_moments(simulate(cfg), cfg.market.usd_idr)
+    cfg = compose_config(["scenario=history", f"seed={seed}", "counterfactual=null",
+                          "end_date=2024-03-18"])
+    history = simulate(cfg)
+    no_policy = simulate(compose_config(["scenario=no_policy", f"seed={seed}", "counterfactual=null",
+                                         "end_date=2024-03-18"]))
+    return {**fit_moments(history, cfg.market.usd_idr), **record_moments(history, no_policy)}
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +59,19 @@ def test_tiktok_shop_pre_ban_run_rate_and_slow_start(moments):
     q3 = targets[(targets.metric == "gmv_share") & (targets.period == "2023Q3")].iloc[0]
     assert q3.low <= 100 * moments["share_2023Q3_TikTok Shop"] <= q3.high
     assert 100 * moments["share_2021_TikTok Shop"] < 2.0
+
+
+def test_2023_online_growth_and_tokopedias_fall_within_the_issue_bands(moments):
+    assert -0.01 <= moments["gmv_growth_2023"] <= 0.09, moments["gmv_growth_2023"]
+    assert -0.20 <= moments["tokopedia_growth_2023"] <= -0.02, moments["tokopedia_growth_2023"]
+
+
+def test_msmes_online_at_end_2023_within_20_percent_of_27_million(moments):
+    assert abs(moments["msmes_online_end_2023_m"] / 27 - 1) <= 0.2, moments["msmes_online_end_2023_m"]
+
+
+def test_the_ban_weeks_lose_online_gmv_and_move_part_of_it_to_shopee(moments):
+    assert moments["ban_online_vs_no_policy"] < 0
+    # Direction only: the size (+15% to +40% in the issue's band) is missed, and
+    # docs/validation.md reports it as a failed pattern.
+    assert moments["ban_shopee_vs_no_policy"] > 0

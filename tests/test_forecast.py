@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.estimate import PARAMETERS, from_free, to_free
 from sim.forecast import main, parameter_draws
@@ -49,7 +50,7 @@ def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
     write_estimate(tmp_path / "e.json", sd=0.2)
     out = tmp_path / "fc"
     assert main(["--draws", "2", "--seeds", "1", "--estimate", str(tmp_path / "e.json"),
-                 "--out", str(out), "--workers", "2", *TINY]) == 0
+                 "--accept-q", "inf", "--out", str(out), "--workers", "2", *TINY]) == 0
     table = pd.read_csv(out / "forecast.csv")
     assert sorted(table["year"].unique()) == [2023, 2024, 2025]
     assert set(table["level"]) == {"storefront", "group"}
@@ -64,3 +65,27 @@ def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
     runs = pd.read_csv(out / "forecast_runs.csv")
     assert runs["parameter_set"].nunique() == 2
     assert runs["seed"].nunique() == 2  # each draw on its own seed
+
+
+def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
+    from sim.forecast import summarise
+
+    runs = pd.DataFrame({"level": "storefront", "year": 2024, "name": "Shopee",
+                         "share": [0.40, 0.42, 0.90], "parameter_set": ["a", "b", "c"],
+                         "seed": [0, 1, 2], "fit_q": [3.0, 9.0, 120.0]})
+    kept = summarise(runs, accept_q=15.99)
+    assert kept["runs"].item() == 2 and kept["mean"].item() == pytest.approx(0.41)
+    assert summarise(runs)["runs"].item() == 3
+
+
+def test_the_fit_to_the_record_is_small_for_the_estimated_market_and_large_far_from_it():
+    from sim.forecast import fit_to_the_record
+    from sim.hydra_app import compose_config
+    from sim.run import simulate
+
+    small = ["market.shoppers.n_agents=4000", "market.msmes.n_agents=1000", "counterfactual=null",
+             "end_date=2024-03-18"]
+    estimated = simulate(compose_config(["scenario=history", *small]))
+    far = simulate(compose_config(["scenario=history", *small,
+                                   "market.platforms.shopee.brand_utility=4.0"]))
+    assert fit_to_the_record(estimated, 15_500.0) < 15.99 < fit_to_the_record(far, 15_500.0)
