@@ -67,8 +67,11 @@ def shopper_inputs(n: int, seed: int = 0):
     from sim.model import EcommerceModel
     from sim.population import build_shoppers
 
+    # No displacement: the plain-Mesa reference implements the choice rule, not the household
+    # budget that discovery purchases draw on.
     cfg = compose_config(["market.shoppers.n_agents=2000", "market.msmes.n_agents=500",
-                          "counterfactual=null", "burn_in_weeks=0"])
+                          "counterfactual=null", "burn_in_weeks=0",
+                          "market.shoppers.impulse_displacement=0"])
     model = EcommerceModel(cfg)
     while model.current_date is None or model.current_date < dt.date(2022, 10, 3):
         model.step()
@@ -77,6 +80,11 @@ def shopper_inputs(n: int, seed: int = 0):
     week = model.steps - 1
     return (shoppers, model.offer, cfg.market.shoppers, model.policy.launched[week],
             model.innovation, model.word_of_mouth, model.transact_share, model.is_social)
+
+
+def no_steering(transact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """No operator group routes discovery sales (steer share 0, no partner)."""
+    return np.zeros_like(transact), np.full(transact.shape[0], -1)
 
 
 def numpy_kernel(n: int, weeks: int) -> tuple[float, np.ndarray]:
@@ -90,8 +98,10 @@ def numpy_kernel(n: int, weeks: int) -> tuple[float, np.ndarray]:
     started = time.perf_counter()
     for _ in range(weeks):
         spread_app_adoption(sh, launched, innovation, wom, rng)
-        draws = {k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak")}
-        week = shoppers_shop(sh, offer, transact, leak, social, cfg, draws)
+        draws = {k: rng.random(sh.n, dtype=np.float32)
+                 for k in ("shop", "impulse", "choice", "leak", "steer")}
+        week = shoppers_shop(sh, offer, transact, leak, *no_steering(transact), social, 1.0, cfg,
+                             draws)
         demand += week.planned_idr
     return time.perf_counter() - started, demand / demand.sum()
 
@@ -121,8 +131,10 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
     leak = np.zeros_like(transact)
     for _ in range(weeks):
         spread_app_adoption(sh, launched, innovation, wom, rng)
-        draws = {k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak")}
-        numpy_counts += shoppers_shop(sh, offer, transact, leak, social, cfg, draws).buyers
+        draws = {k: rng.random(sh.n, dtype=np.float32)
+                 for k in ("shop", "impulse", "choice", "leak", "steer")}
+        numpy_counts += shoppers_shop(sh, offer, transact, leak, *no_steering(transact), social,
+                                      1.0, cfg, draws).buyers
     sh2, *_ = shopper_inputs(n)
     mesa = MesaShopperModel(sh2, offer, cfg, launched, innovation, wom, transact, social, seed=3)
     mesa_counts = np.zeros_like(numpy_counts)

@@ -122,7 +122,8 @@ def test_preference_for_local_goods_favours_channels_selling_local():
     n_channels = len(cfg.market.platforms) + 1
     offer = Offer(brand_utility=np.zeros(n_channels), log_effective_price=np.zeros(n_channels),
                   log_variety=np.zeros(n_channels), discovery=np.zeros(n_channels),
-                  local_share=np.array([0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5]))
+                  local_share=np.array([0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5]),
+                  subsidy=np.zeros(n_channels))
     u = np.random.default_rng(1).random(shoppers.n)
 
     def local_pick_ratio(weight: float) -> float:

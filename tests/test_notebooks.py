@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ["01_quickstart.ipynb", "02_policy_experiments.ipynb", "03_sweeps_and_scale.ipynb"]
-SMALL = {"SHOPPERS": 3000, "MSMES": 800, "SEEDS": 2, "N_JOBS": 2}
+SMALL = {"SHOPPERS": 2000, "MSMES": 500, "SEEDS": 2, "N_JOBS": 2}
 SCALE_NAMES = {"SHOPPERS", "MSMES"}
 ABSOLUTE_PATH = re.compile(r"^(/[\w.~-]|~/|[A-Za-z]:\\)")
 
