@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from hydra.errors import HydraException
 
-from sim.config import ConfigError
+from sim.config import ConfigError, config_value
 from sim.errors import command
 from sim.hydra_app import as_config_error
 from sim.moments import calibration_targets, fit_moments
@@ -185,10 +185,7 @@ def _start_from_defaults(cc: CalibrateConfig) -> None:
     cfg = compose_config([])
     start = {}
     for key, r in cc.parameters.items():
-        node = cfg
-        for part in key.split("."):
-            node = node[part] if isinstance(node, dict) else getattr(node, part)
-        start[key] = min(max(float(node), r.low), r.high)
+        start[key] = min(max(float(config_value(cfg, key)), r.low), r.high)
     study.enqueue_trial(start)
 
 

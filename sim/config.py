@@ -432,6 +432,13 @@ class Config:
     agent_history: AgentHistoryConfig = field(default_factory=AgentHistoryConfig)
 
 
+def config_value(node: Any, dotted: str) -> Any:
+    """The value at a dotted key (``market.platforms.shopee.brand_utility``) of a config."""
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
 def parse_date(key: str, value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.config import config_value
 from sim.errors import command, positive_int
-from sim.moments import calibration_targets, record_moments
+from sim.moments import annual_total_gmv_usd_bn, calibration_targets, record_moments
 
 ROOT = Path(__file__).resolve().parents[1]
 ESTIMATION_END = "2024-03-18"  # the last target is 2023; the pilot's dates must be in the run
@@ -165,12 +166,10 @@ def seed_moments(args: tuple[int, tuple[str, ...]]) -> dict[str, float]:
 
     seed, overrides = args
     common = [f"seed={seed}", "counterfactual=null", f"end_date={ESTIMATION_END}", *overrides]
-    history = simulate(compose_config(["scenario=history", *common]))
-    no_policy = simulate(compose_config(["scenario=no_policy", *common]))
     cfg = compose_config(["scenario=history", *common])
+    history = simulate(cfg)
+    no_policy = simulate(compose_config(["scenario=no_policy", *common]))
     moments = record_moments(history, no_policy)
-    from sim.moments import annual_total_gmv_usd_bn
-
     moments["gmv_2022_usd_bn"] = float(annual_total_gmv_usd_bn(history, cfg.market.usd_idr).loc[2022])
     return moments
 
@@ -216,13 +215,7 @@ def current_values(params: list[Parameter], base: list[str]) -> np.ndarray:
     from sim.hydra_app import compose_config
 
     cfg = compose_config(base)
-    values = []
-    for p in params:
-        node: object = cfg
-        for part in p.key.split("."):
-            node = node[part] if isinstance(node, dict) else getattr(node, part)
-        values.append(to_free(p, float(node)))  # type: ignore[arg-type]
-    return np.array(values)
+    return np.array([to_free(p, float(config_value(cfg, p.key))) for p in params])
 
 
 def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: np.ndarray,

@@ -135,8 +135,6 @@ def macro_path(macro: MacroConfig, dates: list[dt.date]) -> tuple[np.ndarray, np
     weeks; a year without an entry carries the last given year's rates forward (documented as the
     forecast assumption), and years before the first entry have none.
     """
-    years = sorted(int(y) for y in macro.cpi_inflation)
-
     def rate(table: dict[str, float], year: int) -> float:
         known = [y for y in sorted(int(k) for k in table) if y <= year]
         return float(table[str(known[-1])]) if known else 0.0
@@ -146,10 +144,9 @@ def macro_path(macro: MacroConfig, dates: list[dt.date]) -> tuple[np.ndarray, np
     for w in range(1, len(dates)):
         year = dates[w].year
         frac = (dates[w] - dates[w - 1]).days / (366 if year % 4 == 0 else 365)
-        inflation = rate(macro.cpi_inflation, year) if years else 0.0
-        growth = rate(macro.real_spend_growth, year) if macro.real_spend_growth else 0.0
+        inflation = rate(macro.cpi_inflation, year)
         cpi[w] = cpi[w - 1] * (1.0 + inflation) ** frac
-        spend[w] = spend[w - 1] * ((1.0 + inflation) * (1.0 + growth)) ** frac
+        spend[w] = spend[w - 1] * ((1.0 + inflation) * (1.0 + rate(macro.real_spend_growth, year))) ** frac
     return cpi, spend
 
 

@@ -17,7 +17,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from sim.config import Config, PlatformConfig, allowed_text
+from sim.config import Config, PlatformConfig, allowed_text, config_value
 from sim.hydra_app import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,12 +41,6 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _get(node: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
 def default_cell(key: str, cfg: Config, schema: Config) -> str:
     """The documented default of a key: the composed value, and the schema's if it differs."""
     if key.startswith("market.platforms.*."):
@@ -57,7 +51,7 @@ def default_cell(key: str, cfg: Config, schema: Config) -> str:
         cell = (f"{next(iter(texts.values()))} (all six)" if len(set(texts.values())) == 1
                 else ", ".join(f"{k} {v}" for k, v in texts.items()))
         return cell if set(texts.values()) == {schema_value} else f"{cell} (schema {schema_value})"
-    value, schema_value = fmt(_get(cfg, key)), fmt(_get(schema, key))
+    value, schema_value = fmt(config_value(cfg, key)), fmt(config_value(schema, key))
     return value if value == schema_value else f"{value} (schema {schema_value})"
 
 
