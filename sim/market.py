@@ -38,20 +38,25 @@ def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarr
 
     Only those candidates are touched, and the count of each shopper's ties using each app is
     kept up to date from the week's new adopters (through the followers index), so the cost
-    falls as apps saturate. Adoption does not depend on policy, so the candidates, and the
-    uniforms drawn for them, are the same in every scenario with the same seed.
+    falls as apps saturate. Every shopper gets a uniform per launched app whether or not she is a
+    candidate: a policy changes who is a candidate (a buyer who follows a seller's link installs
+    the app), and a candidate's uniform must not depend on that (common random numbers).
     """
     degree = sh.ties.shape[0]
     for j in np.flatnonzero(launched):
+        u = rng.random(sh.n, dtype=np.float32)
         candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
         if candidates.size == 0:
             continue
         tie_share = sh.ties_using[j, candidates] * np.float32(1.0 / max(degree, 1))
         stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
-        u = rng.random(candidates.size, dtype=np.float32)
-        adopters = candidates[u < 1.0 - stay_out]
-        sh.adopted[j, adopters] = True
-        np.add.at(sh.ties_using[j], sh.followers_of(adopters), 1)
+        adopt_apps(sh, j, candidates[u[candidates] < 1.0 - stay_out])
+
+
+def adopt_apps(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
+    """``shoppers`` (who do not use app j yet) start using it; their followers' tie counts follow."""
+    sh.adopted[j, shoppers] = True
+    np.add.at(sh.ties_using[j], sh.followers_of(shoppers), 1)
 
 
 def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
@@ -157,10 +162,10 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
     buyers = np.bincount(choice, weights=shops & (planned_spend > 0), minlength=n_channels)
     update_habit(sh, shops, choice, cfg.habit_learning_rate)
 
+    open_marketplace = ~is_social & (transact_share > 0)
     impulse_idr, impulse_buyers, lost = discovery_purchases(
-        sh, utility, available, choice, shops, offer, leak_share, steer_share, steer_to, is_social,
-        budget,
-        factor, cfg, draws)
+        sh, utility, available, choice, shops, offer, leak_share, steer_share, steer_to,
+        open_marketplace, budget, factor, cfg, draws)
     w = sh.weight
     return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
                        buyers=w * (buyers + impulse_buyers),
@@ -172,14 +177,16 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
 def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray,
                         choice: np.ndarray, shops: np.ndarray, offer: Offer,
                         leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
-                        is_social: np.ndarray,
+                        open_marketplace: np.ndarray,
                         budget: np.ndarray, factor: np.ndarray, cfg: ShopperConfig,
-                        draws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+                        draws: dict[str, np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
     """Impulse purchases created by content (social apps, and marketplaces' live and video).
 
     The content comes from the most discovery-rich app the shopper uses. If that app's checkout is
-    closed to her, a share ``leak_share`` follows the seller's link to her best open marketplace;
-    the rest is lost. After legal close an operator group may route a share ``steer_share[j]`` of
+    closed to her, a share ``leak_share`` follows the seller's link to the open marketplace she
+    likes best among those she uses; one who uses none installs the one she likes best (a link
+    opens the shop in its app) and uses it from then on. The rest is lost. After legal close an operator group may route a share ``steer_share[j]`` of
     storefront j's discovery sales to its partner's checkout (``steer_to[j]``) for shoppers holding
     both. Returns spend and new buyers per channel, and the lost spend (all per agent, before
     weighting); bought purchases add their displaced share to ``sh.deferred_idr``.
@@ -195,14 +202,18 @@ def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray
     impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure * sh.discovery_taste, 1.0)
     destination = source.copy()
     bought = impulse & direct
-    # Blocked discovery demand: only those shoppers look for their best open marketplace.
+    # Blocked discovery demand: a share follows the seller's link to a marketplace.
     blocked = np.flatnonzero(impulse & ~direct & (draws["leak"] < leak_share[source]))
-    marketplaces = np.flatnonzero(~is_social)
+    marketplaces = np.flatnonzero(open_marketplace)
     if blocked.size and marketplaces.size:
-        open_rows = available[marketplaces][:, blocked]
-        scores = np.where(open_rows, utility[marketplaces][:, blocked], -np.inf)
+        uses = sh.adopted[marketplaces][:, blocked]
+        uses[:, ~uses.any(axis=0)] = True
+        scores = np.where(uses, utility[marketplaces][:, blocked], -np.inf)
         destination[blocked] = marketplaces[scores.argmax(axis=0)]
-        bought[blocked] = open_rows.any(axis=0)
+        bought[blocked] = True
+        for j in marketplaces:
+            newcomers = blocked[destination[blocked] == j]
+            adopt_apps(sh, int(j), newcomers[~sh.adopted[j, newcomers]])
     for j in np.flatnonzero(steer_share > 0):
         partner = int(steer_to[j])
         steered = bought & (destination == j) & available[partner] & (draws["steer"] < steer_share[j])

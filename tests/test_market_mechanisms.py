@@ -25,6 +25,7 @@ from sim.market import (
     exit_threshold_idr,
     list_spend_factor,
     shoppers_shop,
+    spread_app_adoption,
     update_listings,
 )
 from sim.metrics import SIZE_CLASSES, size_class
@@ -118,6 +119,67 @@ def test_planned_spending_scales_with_the_spend_index():
     base = shoppers_shop(sh, offer_for(model, discovery=0.0), *args, 1.0, cfg, draws(sh.n))
     richer = shoppers_shop(sh, offer_for(model, discovery=0.0), *args, 1.25, cfg, draws(sh.n))
     assert float(richer.planned_idr.sum()) == pytest.approx(1.25 * float(base.planned_idr.sum()))
+
+
+def test_blocked_discovery_follows_links_and_link_followers_install_the_app():
+    """With TikTok Shop's checkout closed, a share ``leak`` of discovery buyers follows a seller's
+    link: to her best marketplace among those she uses, or, if she uses none, to the best one,
+    which she then uses (so her later planned purchases can go there too)."""
+    model = tiny_model("market.shoppers.impulse_rate=1.0")
+    sh, cfg = model.shoppers, model.market.shoppers
+    names = model.platform_names
+    tiktok, shopee, tokopedia = (names.index(n) for n in ("TikTok Shop", "Shopee", "Tokopedia"))
+    n, j = sh.n, len(names)
+    sh.adopted[:] = False
+    sh.adopted[tiktok] = True
+    half = n // 2
+    sh.adopted[tokopedia, :half] = True  # the first half use Tokopedia, the rest no marketplace
+    sh.discovery_taste[:] = 1.0
+    sh.habit[:] = 0.0
+    offer = offer_for(model)
+    offer.brand_utility[shopee] = 1.0  # Shopee is everyone's best marketplace
+    transact = np.ones(j)
+    transact[tiktok] = 0.0  # the ban: no checkout on TikTok Shop
+    leak = np.zeros(j)
+    leak[tiktok] = 0.4
+    u_leak = ((np.arange(n) % 10) / 10).astype(np.float32)  # 40% below 0.4 in each half
+    d = draws(n, shop=1.0, impulse=0.0)
+    d["leak"] = u_leak
+    week = shoppers_shop(sh, offer, transact, leak, np.zeros(j), np.full(j, -1), model.is_social,
+                         1.0, cfg, d)
+    spend = cfg.impulse_spend_share * sh.budget.astype(np.float64) * sh.weight
+    follows = u_leak < 0.4
+    first = np.arange(n) < half
+    assert week.impulse_idr[tiktok] == 0.0
+    assert week.impulse_idr[tokopedia] == pytest.approx(spend[follows & first].sum(), rel=1e-6)
+    assert week.impulse_idr[shopee] == pytest.approx(spend[follows & ~first].sum(), rel=1e-6)
+    assert week.lost_discovery_idr == pytest.approx(spend[~follows].sum(), rel=1e-6)
+    # Those who used no marketplace installed Shopee by following the link; nobody else did.
+    np.testing.assert_array_equal(sh.adopted[shopee], follows & ~first)
+    assert not sh.adopted[tokopedia, half:].any()
+
+
+def test_app_adoption_draws_do_not_depend_on_who_is_a_candidate():
+    """A policy changes who already uses an app (link followers install it); the others' adoption
+    must come out the same (common random numbers across scenarios)."""
+    model = tiny_model()
+    sh = model.shoppers
+    j = model.platform_names.index("Shopee")
+    launched = np.zeros(len(model.platform_names), dtype=bool)
+    launched[j] = True
+    innovation, wom = np.full(launched.size, 0.3), np.zeros(launched.size)
+    start = sh.adopted.copy()
+    sh.adopted[j] = start[j]
+    spread_app_adoption(sh, launched, innovation, wom, np.random.default_rng(7))
+    plain = sh.adopted[j].copy()
+    sh.adopted[:] = start
+    extra = np.flatnonzero(~start[j] & sh.can_reach[j])[::3]
+    sh.adopted[j, extra] = True  # as if a policy had made these shoppers install it
+    spread_app_adoption(sh, launched, innovation, wom, np.random.default_rng(7))
+    others = np.ones(sh.n, dtype=bool)
+    others[extra] = False
+    np.testing.assert_array_equal(sh.adopted[j, others], plain[others])
+    assert 0 < plain.sum() - start[j].sum() < (sh.can_reach[j] & ~start[j]).sum()
 
 
 # --- who holds which apps -----------------------------------------------------------------------
