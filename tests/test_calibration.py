@@ -4,8 +4,8 @@ same-seed `no_policy`.
 Targets are read from sim/data/calibration_targets.csv (copied from the shared brief), never typed
 here; tolerances are those of the model issue: 3 percentage points per 2022 share, 15% on the 2022
 total, TikTok Shop between 10% and 15% in 2023Q3 and under 2% in 2021, online GMV below no policy
-in the ban weeks. The patterns the model misses are reported, with their bands, in
-docs/validation.md rather than asserted here.
+in the ban weeks and Shopee's GMV 15% to 40% above it. The patterns the model misses are reported,
+with their bands, in docs/validation.md rather than asserted here.
 """
 
 from __future__ import annotations
@@ -72,6 +72,5 @@ def test_msmes_online_at_end_2023_within_20_percent_of_27_million(moments):
 
 def test_the_ban_weeks_lose_online_gmv_and_move_part_of_it_to_shopee(moments):
     assert moments["ban_online_vs_no_policy"] < 0
-    # Direction only: the size (+15% to +40% in the issue's band) is missed, and
-    # docs/validation.md reports it as a failed pattern.
-    assert moments["ban_shopee_vs_no_policy"] > 0
+    # The issue's band around the Compas panel's +25.7%.
+    assert 0.15 <= moments["ban_shopee_vs_no_policy"] <= 0.40, moments["ban_shopee_vs_no_policy"]
