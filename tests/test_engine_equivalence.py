@@ -16,7 +16,8 @@ from tests.conftest import small_config
 
 
 def test_numpy_kernel_and_mesa_reference_choose_alike():
-    result = channel_shares_agree(4000, 3)
+    # 12,000 shoppers: at 4,000 the seed noise of one share alone reaches 0.02.
+    result = channel_shares_agree(12000, 3)
     assert result["within_5_se"], result
     assert result["max_abs_diff"] < 0.02
 
