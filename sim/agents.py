@@ -224,3 +224,9 @@ class MSME(mesa.Agent):
     def __repr__(self) -> str:
         state = f"left {self.exit_date}" if self.exit_date else ", ".join(self.platforms) or "offline"
         return f"MSME({self.unique_id}, {self.origin}, {self.category}, {state})"
+
+
+class LargeFirm(MSME):
+    """A seller standing for ``weight`` large firms (sales above IDR 50 bn a year, PP 7/2021):
+    brands' official stores. It trades like an MSME agent but is not one: MSME outputs leave it
+    out, and it neither exits nor enters."""

@@ -160,6 +160,8 @@ class PlatformConfig:
     initial_seller_share: float = field(default=0.3, metadata=bounds(0, 1))
     # discovery strength its live and video content can reach (its content budget)
     content_cap: float = field(default=0.0, metadata=bounds(0, 100))
+    # share of its GMV in virtual goods (phone credit, bills, vouchers): sold by no MSME
+    virtual_goods_share: float = field(default=0.0, metadata=bounds(0, 1, hi_open=True))
 
 
 @dataclass
@@ -222,6 +224,12 @@ class MSMEConfig:
     firms: float = field(default=64.2e6, metadata=bounds(1, 1e10))
     # foreign sellers the cross-border agents stand for
     cross_border_firms: float = field(default=200_000.0, metadata=bounds(0, 1e9))
+    # large firms (sales above IDR 50 bn a year, PP 7/2021): brands' official stores online
+    large_firms: float = field(default=5_550.0, metadata=bounds(0, 1e9))
+    # agents standing for the large firms, on top of n_agents (0: no large firms)
+    large_agents: int = field(default=0, metadata=bounds(0, 1_000_000))
+    # large firms' share of all sellers' starting capacity
+    large_capacity_share: float = field(default=0.0, metadata=bounds(0, 1, hi_open=True))
     origin_agent_shares: dict[str, float] = field(
         default_factory=lambda: {"local": 0.6, "import_reseller": 0.3, "cross_border": 0.1},
         metadata=bounds(0, 1, note="keys local, import_reseller, cross_border; sum 1"))

@@ -72,12 +72,22 @@ def _row(metric: str, period: str, platform: str = "all") -> float:
     return float(rows.value.iloc[0])
 
 
+def _note(metric: str, period: str, platform: str = "all") -> str:
+    t = calibration_targets()
+    rows = t[(t.metric == metric) & (t.period == period) & (t.platform == platform)]
+    return str(rows.note.iloc[0])
+
+
 def targets() -> list[Target]:
     """The public record through 2023, as moments with tolerances and sources."""
     out = [Target(f"share_2022_{name}", _row("gmv_share", "2022", name) / 100, 0.015,
                   "2023-01-01", f"Momentum Works 2023: {name} {_row('gmv_share', '2022', name):g}% "
                   "of 2022 GMV")
            for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")]
+    shopee_note = _note("msme_share_of_sellers", "2021", "Shopee")
+    msme_sales = float(re.search(r"MSME products were ([0-9.]+)% of sales", shopee_note).group(1))
+    out.append(Target("msme_share_2021_Shopee", msme_sales / 100, 0.05, "2022-01-01",
+                      f"Shopee statement (CNN Indonesia): MSME products {msme_sales:g}% of sales"))
     out.append(Target("gmv_2022_usd_bn", _row("gmv_total", "2022"), 5.0, "2023-01-01",
                       "Momentum Works 2023: US$52 bn online GMV in 2022"))
     out.append(Target("share_2023Q3_TikTok Shop", _row("gmv_share", "2023Q3", "TikTok Shop") / 100,
@@ -106,6 +116,7 @@ LEVELS = {
     "market.platforms.tiktok_shop.adoption_innovation_per_week": "share_2022_TikTok Shop",
     "market.shoppers.offline_utility": "gmv_2022_usd_bn",
     "market.shoppers.impulse_rate": "share_2023Q3_TikTok Shop",
+    "market.msmes.large_capacity_share": "msme_share_2021_Shopee",
 }
 
 PARAMETERS = [
@@ -135,6 +146,8 @@ PARAMETERS = [
               "discovery strength Tokopedia's content can reach"),
     Parameter("market.msmes.join_rate", "log", 0.3, 0.004,
               "weekly base rate at which firms open a storefront"),
+    Parameter("market.msmes.large_capacity_share", "logit", 0.3, 0.07,
+              "large firms' share of sellers' starting capacity"),
 ]
 
 
@@ -234,8 +247,9 @@ def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: n
             if not used[k]:
                 continue
             ratio = math.log(max(goal[k], 1e-9) / max(m[k], 1e-9))
-            # The offline constant works against online GMV: more offline pull, less online.
-            sign = -1.0 if key.endswith("offline_utility") else 1.0
+            # The offline constant works against online GMV, and large firms against the MSME
+            # share: more of either, less of its target.
+            sign = -1.0 if key.endswith(("offline_utility", "large_capacity_share")) else 1.0
             x[index[key]] += 0.35 * sign * ratio
         m = sim.mean(theta_of(params, x))
         worst = max((abs(m[names.index(t)] / goal[names.index(t)] - 1) for t in levels.values()

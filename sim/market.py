@@ -186,10 +186,11 @@ def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray
     The content comes from the most discovery-rich app the shopper uses. If that app's checkout is
     closed to her, a share ``leak_share`` follows the seller's link to the open marketplace she
     likes best among those she uses; one who uses none installs the one she likes best (a link
-    opens the shop in its app) and uses it from then on. The rest is lost. After legal close an operator group may route a share ``steer_share[j]`` of
-    storefront j's discovery sales to its partner's checkout (``steer_to[j]``) for shoppers holding
-    both. Returns spend and new buyers per channel, and the lost spend (all per agent, before
-    weighting); bought purchases add their displaced share to ``sh.deferred_idr``.
+    opens the shop in its app) and uses it from then on. The rest is lost. After legal close an
+    operator group may route a share ``steer_share[j]`` of storefront j's discovery sales to its
+    partner's checkout (``steer_to[j]``) for shoppers holding both. Returns spend and new buyers
+    per channel, and the lost spend (all per agent, before weighting); bought purchases add their
+    displaced share to ``sh.deferred_idr``.
     """
     n_channels = utility.shape[0]
     sources = np.flatnonzero(offer.discovery[:-1] > 0)
@@ -241,8 +242,17 @@ def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: floa
 @dataclass
 class Clearing:
     sold_idr: np.ndarray  # (M, J+1) sales at list prices per seller and channel
-    gmv_idr: np.ndarray  # (J+1,) sales per channel
+    gmv_idr: np.ndarray  # (J+1,) sales per channel, virtual goods included
     unmet_idr: float  # demand that met no seller with capacity left
+    virtual_idr: np.ndarray | None = None  # (J+1,) of gmv_idr: virtual goods, sold by no seller
+
+
+def split_virtual_goods(demand_idr: np.ndarray, virtual_share: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(goods, virtual) parts of each channel's demand: a storefront's share of virtual goods
+    (phone credit, bills, vouchers) is served by the platform and its billers, not by sellers."""
+    virtual = demand_idr * np.append(virtual_share, 0.0)
+    return demand_idr - virtual, virtual
 
 
 def seller_attractiveness(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
@@ -405,7 +415,8 @@ def exit_threshold_idr(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
 
 
 def find_exits(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
-    """Agents that exit this week: cash below the exit rule, or no channel left to sell through."""
+    """Agents that exit this week: cash below the exit rule, or no channel left to sell through.
+    Large firms are a fixed set (a few thousand brands), outside MSME entry and exit."""
     broke = ms.cash_idr < -exit_threshold_idr(ms, cfg)
     no_channel = ~ms.has_stall & ~(ms.listed_share > 0).any(axis=1) & (ms.weeks_active > 4)
-    return np.flatnonzero(ms.active & (broke | no_channel))
+    return np.flatnonzero(ms.active & ~ms.large & (broke | no_channel))

@@ -68,6 +68,8 @@ class Recorder:
             "msmes_online_by_origin": list(ORIGINS),
             "msme_firms_by_size": list(SIZE_CLASSES), "msme_revenue_by_size_idr": list(SIZE_CLASSES),
             "cpi_index": ["all"],
+            "msme_gmv_idr": names, "large_firm_gmv_idr": names, "virtual_goods_idr": names,
+            "large_firm_revenue_idr": ["all", "online"],
         }
         n_weeks = len(model.dates)
         self.values = {k: np.zeros((n_weeks, len(v))) for k, v in self.entities.items()}
@@ -106,23 +108,36 @@ class Recorder:
         v["online_gmv_idr"][week] = online
         v["offline_sales_idr"][week] = cl.gmv_idr[n_platforms]
 
+        # MSME outputs leave out the agents of large firms and the storefronts' virtual goods.
+        msme = ~ms.large
         sold = cl.sold_idr
         by_agent = sold.sum(axis=1)
-        by_origin = np.bincount(ms.origin, weights=by_agent, minlength=3)
-        v["msme_revenue_idr"][week] = [by_agent.sum(), *by_origin, sold[:, :n_platforms].sum(),
-                                       sold[:, n_platforms].sum()]
+        msme_sold = sold * msme[:, None]
+        v["msme_gmv_idr"][week] = msme_sold[:, :n_platforms].sum(axis=0)
+        v["large_firm_gmv_idr"][week] = sold[ms.large, :n_platforms].sum(axis=0)
+        v["virtual_goods_idr"][week] = (cl.virtual_idr[:n_platforms] if cl.virtual_idr is not None
+                                        else 0.0)
+        v["large_firm_revenue_idr"][week] = [by_agent[ms.large].sum(),
+                                             sold[ms.large, :n_platforms].sum()]
+        by_origin = np.bincount(ms.origin, weights=by_agent * msme, minlength=3)
+        v["msme_revenue_idr"][week] = [by_origin.sum(), *by_origin,
+                                       msme_sold[:, :n_platforms].sum(), msme_sold[:, n_platforms].sum()]
         domestic = ms.active & (ms.origin != CROSS_BORDER)
+        domestic_msme = domestic & msme
         v["msme_revenue_per_firm_idr"][week] = weighted_quantiles(
-            by_agent[domestic] / ms.weight[domestic], ms.weight[domestic], [0.1, 0.5, 0.9])
-        active_by_origin = np.bincount(ms.origin, weights=ms.weight * ms.active, minlength=3)
+            by_agent[domestic_msme] / ms.weight[domestic_msme], ms.weight[domestic_msme],
+            [0.1, 0.5, 0.9])
+        active_by_origin = np.bincount(ms.origin, weights=ms.weight * ms.active * msme, minlength=3)
         v["msme_active"][week] = [active_by_origin.sum(), *active_by_origin]
-        online_firms = ms.weight * ms.active * online_share(ms.listed_share)
+        online_firms = ms.weight * ms.active * msme * online_share(ms.listed_share)
         v["msmes_online"][week] = online_firms.sum()
         v["msmes_online_by_origin"][week] = np.bincount(ms.origin, weights=online_firms, minlength=3)
         real = by_origin / m.cpi_index[week]
         v["msme_revenue_real_idr"][week] = [real.sum(), *real]
-        income = np.bincount(ms.origin, weights=m.weekly_profit * ms.active, minlength=3)
+        income = np.bincount(ms.origin, weights=m.weekly_profit * ms.active * msme, minlength=3)
         v["msme_net_income_idr"][week] = [income.sum(), *income]
+        # Size classes by each agent's firms' annual sales (2021 prices): the large firms' agents
+        # fill the "large" class, so this counts every domestic firm by PP 7/2021.
         size = size_class(52.0 * by_agent / ms.weight / m.cpi_index[week])
         v["msme_firms_by_size"][week] = np.bincount(size, weights=ms.weight * domestic,
                                                     minlength=len(SIZE_CLASSES))

@@ -8,7 +8,7 @@ import logging
 import mesa
 import numpy as np
 
-from sim.agents import MSME, Platform, Shopper
+from sim.agents import MSME, LargeFirm, Platform, Shopper
 from sim.calendar import weekly_dates
 from sim.collect import make_datacollector
 from sim.config import Config, parse_date, validate
@@ -27,6 +27,7 @@ from sim.market import (
     find_exits,
     settle_payments,
     shoppers_shop,
+    split_virtual_goods,
     spread_app_adoption,
     update_listings,
 )
@@ -98,6 +99,7 @@ class EcommerceModel(mesa.Model):
 
         platforms = list(self.market.platforms.values())
         self.is_social = np.array([p.kind == "social" for p in platforms])
+        self.virtual_share = np.array([p.virtual_goods_share for p in platforms])
         self.brand_utility = np.array([p.brand_utility for p in platforms]
                                       + [self.market.shoppers.offline_utility])
         self.discovery = np.array([p.discovery_strength for p in platforms] + [0.0])
@@ -130,7 +132,8 @@ class EcommerceModel(mesa.Model):
 
         self.platform_agents = [Platform(self, j) for j in range(len(platforms))]
         self.shopper_agents = [Shopper(self, i) for i in range(self.shoppers.n)]
-        self.msme_agents: list[MSME | None] = [MSME(self, m) for m in range(self.msmes.n)]
+        self.msme_agents: list[MSME | None] = [
+            (LargeFirm if large else MSME)(self, m) for m, large in enumerate(self.msmes.large)]
 
         self.recorder = Recorder(self)
         self.datacollector = make_datacollector(self)
@@ -203,8 +206,12 @@ class EcommerceModel(mesa.Model):
     def sellers_fill_orders(self, week: int) -> Clearing:
         self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week],
                                          self.policy.pool_with[week])
-        return clear_market(self.msmes, self.shopper_week.demand_idr, self.eligible,
-                            self.policy.local_boost[week], self.market.msmes)
+        goods, virtual = split_virtual_goods(self.shopper_week.demand_idr, self.virtual_share)
+        clearing = clear_market(self.msmes, goods, self.eligible, self.policy.local_boost[week],
+                                self.market.msmes)
+        clearing.gmv_idr = clearing.gmv_idr + virtual
+        clearing.virtual_idr = virtual
+        return clearing
 
     def sellers_book_the_week(self, week: int) -> None:
         ms, cfg = self.msmes, self.market.msmes
@@ -214,7 +221,8 @@ class EcommerceModel(mesa.Model):
                                           self.policy.shared_backend[week], cfg)
         adjust_prices_and_capacity(ms, sold.sum(axis=1), cfg)
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
-        update_listings(ms, self.shopper_week.demand_idr[:-1], open_for_sellers, self.affinity,
+        goods, _ = split_virtual_goods(self.shopper_week.demand_idr, self.virtual_share)
+        update_listings(ms, goods[:-1], open_for_sellers, self.affinity,
                         len(cfg.categories), cfg)
         ms.weeks_active += ms.active
 

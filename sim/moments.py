@@ -83,7 +83,10 @@ def history_moments(history: pd.DataFrame) -> dict[str, float]:
     """The record through 2023 that one ``history`` run gives without a counterfactual."""
     gmv = _metric(history, "gmv_idr")
     yearly = gmv.groupby(gmv.index.year).sum()
+    msme = _metric(history, "msme_gmv_idr")
+    msme_yearly = msme.groupby(msme.index.year).sum()
     return {
+        "msme_share_2021_Shopee": float(msme_yearly.loc[2021, "Shopee"] / yearly.loc[2021, "Shopee"]),
         "gmv_growth_2023": float(yearly.loc[2023].sum() / yearly.loc[2022].sum() - 1.0),
         "tokopedia_growth_2023": float(yearly.loc[2023, "Tokopedia"] / yearly.loc[2022, "Tokopedia"]
                                        - 1.0),

@@ -69,6 +69,7 @@ class MSMEs:
     active: np.ndarray  # bool
     revenue_idr: np.ndarray  # (n, platforms + 1) last week's sales per channel; last = offline
     weeks_active: np.ndarray  # int32
+    large: np.ndarray  # bool: the agent stands for large firms (sales > IDR 50 bn a year), not MSMEs
 
     @property
     def n(self) -> int:
@@ -150,13 +151,14 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     )
 
 
-def origin_weights(market: MarketConfig, origin: np.ndarray) -> np.ndarray:
-    """Firms per agent so that each origin's agents add up to its national firm count."""
+def origin_weights(market: MarketConfig, group: np.ndarray, large_firms: float = 0.0) -> np.ndarray:
+    """Firms per agent so that each group's agents add up to its national firm count; ``group`` is
+    the origin index, or 3 for the agents of large firms."""
     m = market.msmes
     firms = np.array([m.firms * (1 - m.import_reseller_firm_share),
-                      m.firms * m.import_reseller_firm_share, m.cross_border_firms])
-    counts = np.bincount(origin, minlength=3)
-    return (firms / np.maximum(counts, 1))[origin]
+                      m.firms * m.import_reseller_firm_share, m.cross_border_firms, large_firms])
+    counts = np.bincount(group, minlength=4)
+    return (firms / np.maximum(counts, 1))[group]
 
 
 def draw_msme_traits(market: MarketConfig, origin: np.ndarray, rng: np.random.Generator,
@@ -196,19 +198,32 @@ def stratified_lognormal(n: int, sigma: float, rng: np.random.Generator) -> np.n
 
 def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_share: float,
                 expected_demand_idr: float) -> MSMEs:
+    """``n_agents`` MSME agents, then ``large_agents`` agents for the large firms (brands'
+    official stores: local origin, no stall in the model's offline channel of stalls and markets,
+    listed on every marketplace open at the start)."""
     m = market.msmes
-    n, n_platforms = m.n_agents, len(market.platforms)
+    n_msme, n_platforms = m.n_agents, len(market.platforms)
+    n = n_msme + m.large_agents
     shares = np.array([m.origin_agent_shares[o] for o in ORIGINS])
-    origin = np.repeat(np.arange(3), np.round(shares / shares.sum() * n).astype(int))[:n]
-    origin = np.concatenate([origin, np.zeros(n - origin.shape[0], dtype=origin.dtype)])
-    origin = rng.permutation(origin).astype(np.int8)
+    origin = np.repeat(np.arange(3), np.round(shares / shares.sum() * n_msme).astype(int))[:n_msme]
+    origin = np.concatenate([origin, np.zeros(n_msme - origin.shape[0], dtype=origin.dtype)])
+    origin = np.concatenate([rng.permutation(origin), np.full(m.large_agents, LOCAL)]).astype(np.int8)
+    large = np.arange(n) >= n_msme
     traits = draw_msme_traits(market, origin, rng, positive_list_share)
-    traits["scale"] = stratified_lognormal(n, market.msmes.size_sigma, rng)
-    weight = origin_weights(market, origin)
+    traits["scale"] = np.concatenate([stratified_lognormal(n_msme, m.size_sigma, rng),
+                                      stratified_lognormal(m.large_agents, m.size_sigma, rng)])
+    traits["has_stall"] &= ~large
+    weight = origin_weights(market, np.where(large, 3, origin), m.large_firms)
 
     # Capacity: firms are sized so that total capacity is capacity_slack x the demand they face at
     # the start, shared by scale; without it a firm's size would have no anchor in the market.
+    # Large firms hold large_capacity_share of it.
     scale_weight = weight * traits["scale"]
+    msme_total, large_total = scale_weight[~large].sum(), scale_weight[large].sum()
+    if m.large_agents:
+        traits["scale"][large] *= np.float32(m.large_capacity_share / (1.0 - m.large_capacity_share)
+                                             * msme_total / max(large_total, 1e-300))
+        scale_weight = weight * traits["scale"]
     capacity = m.capacity_slack * expected_demand_idr * scale_weight / scale_weight.sum()
 
     # An agent stands for thousands of firms, so its listings are shares of its firms, not a
@@ -224,13 +239,15 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     online_only_boost = np.where(traits["has_stall"], 1.0, 1.0 / max(any_listing, 1e-9))
     listed_share = np.minimum(online_ready[:, None] * seller_share[None, :]
                               * online_only_boost[:, None], 1.0).astype(np.float32)
+    marketplace = np.array([p.kind == "marketplace" for p in market.platforms.values()])
+    listed_share[large] = (launched_at_start & marketplace).astype(np.float32)
     fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed_share)
     return MSMEs(
         weight=weight, origin=origin, capacity_idr=capacity.astype(np.float64),
         cash_idr=m.initial_cash_weeks * fixed_cost, listed_share=listed_share,
         profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32),
         active=np.ones(n, dtype=bool), revenue_idr=np.zeros((n, n_platforms + 1)),
-        weeks_active=np.zeros(n, dtype=np.int32), **traits,
+        weeks_active=np.zeros(n, dtype=np.int32), large=large, **traits,
     )
 
 

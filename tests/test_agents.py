@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
-from sim.agents import MSME, Platform, Shopper
+from sim.agents import MSME, LargeFirm, Platform, Shopper
 from sim.model import EcommerceModel
 from tests.conftest import small_config
 
@@ -24,7 +25,12 @@ def test_agent_sets_by_type_and_roster():
     tiktok = platforms.select(lambda p: p.kind == "social")
     assert len(tiktok) == 1 and tiktok.to_list()[0].launch_date == dt.date(2021, 4, 17)
     assert len(model.agents_by_type[Shopper]) == 1000
-    assert len(model.agents_by_type[MSME]) == int(model.msmes.active.sum()) > 250
+    ms = model.msmes
+    assert len(model.agents_by_type[MSME]) == int((ms.active & ~ms.large).sum()) > 250
+    # The large firms' agents are their own type, so MSME agent sets leave them out.
+    large = model.agents_by_type[LargeFirm]
+    assert len(large) == model.market.msmes.large_agents == int(ms.large.sum()) > 0
+    assert sum(a.weight for a in large) == pytest.approx(model.market.msmes.large_firms)
 
 
 def test_agents_read_the_model_arrays():
@@ -39,7 +45,9 @@ def test_agents_read_the_model_arrays():
     local = msmes.select(lambda a: a.origin == "local")
     assert 0 < len(local) < len(msmes)
     revenues = np.array(msmes.get("revenue"))
-    assert np.isclose(revenues.sum(), model.clearing.sold_idr[model.msmes.active].sum(), rtol=1e-12)
+    ms = model.msmes
+    assert np.isclose(revenues.sum(), model.clearing.sold_idr[ms.active & ~ms.large].sum(),
+                      rtol=1e-12)
     firm = max(msmes, key=lambda a: a.revenue)
     assert firm.revenue_per_firm == firm.revenue / firm.weight
     assert firm.price >= firm.unit_cost
@@ -54,7 +62,7 @@ def test_exited_firms_leave_the_agent_set_and_entrants_join_it():
                    "market.msmes.entry_rate_per_week=0.2")
     model.run()
     agents = model.agents_by_type[MSME]
-    assert len(agents) == int(model.msmes.active.sum())
+    assert len(agents) == int((model.msmes.active & ~model.msmes.large).sum())
     assert all(a.active for a in agents)
     assert model.recorder.values["msme_exited"][-1, 0] > 0
 
