@@ -95,7 +95,7 @@ def run_pair(seed: int, overrides: tuple[str, ...]) -> dict:
                 during += sold.sum(axis=1)
             if model.current_date == dt.date(2023, 6, 5):
                 # Storefronts per online firm: listings per firm over the share of firms online.
-                domestic = ms.active & (ms.origin != CROSS_BORDER)
+                domestic = ms.active & (ms.origin != CROSS_BORDER) & ~ms.large
                 w = ms.weight[domestic]
                 listings = (ms.listed_share[domestic].sum(axis=1) * w).sum()
                 online = (online_share(ms.listed_share[domestic]) * w).sum()
@@ -106,7 +106,7 @@ def run_pair(seed: int, overrides: tuple[str, ...]) -> dict:
                 facts["marketplace_apps_per_user"] = float(apps[apps > 0].mean())
             if model.current_date == dt.date(2023, 9, 4):
                 facts["app_users_2023q3"] = float((sh.adopted.any(axis=0)).sum() * sh.weight)
-        reliant = (before > 0) & (before_tiktok > 0.5 * before)
+        reliant = (before > 0) & (before_tiktok > 0.5 * before) & ~model.msmes.large
         weights = model.msmes.weight[reliant]
         if reliant.any():
             # Per firm, weekly: the ban window and the weeks before it have different lengths.

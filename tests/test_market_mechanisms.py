@@ -23,8 +23,10 @@ from sim.market import (
     channel_price_markup,
     eligible_sellers,
     exit_threshold_idr,
+    find_exits,
     list_spend_factor,
     shoppers_shop,
+    split_virtual_goods,
     spread_app_adoption,
     update_listings,
 )
@@ -387,3 +389,51 @@ def test_size_classes_follow_pp_7_2021():
     sales = np.array([1e9, 2e9, 2.1e9, 15e9, 49e9, 51e9])
     assert [SIZE_CLASSES[k] for k in size_class(sales)] == [
         "micro", "micro", "small", "small", "medium", "large"]
+
+
+# --- MSME scope: large firms and virtual goods ---------------------------------------------------
+
+
+def test_large_firms_hold_their_capacity_share_and_stand_for_the_national_count():
+    model = tiny_model("market.msmes.large_agents=40", "market.msmes.large_capacity_share=0.2",
+                       "market.msmes.large_firms=5550")
+    ms = model.msmes
+    assert ms.large.sum() == 40 and not ms.large[: model.market.msmes.n_agents].any()
+    assert ms.weight[ms.large].sum() == pytest.approx(5550)
+    # Before any week has run (no burn-in), capacity is split by weighted scale: 20% to them.
+    assert ms.capacity_idr[ms.large].sum() / ms.capacity_idr.sum() == pytest.approx(0.2, rel=1e-5)
+    # Official stores: no stall, listed on every marketplace open at the start, nowhere else.
+    assert not ms.has_stall[ms.large].any()
+    open_at_start = np.array([p.initial_adoption > 0 and p.kind == "marketplace"
+                              for p in model.market.platforms.values()])
+    np.testing.assert_array_equal(ms.listed_share[ms.large], np.tile(open_at_start, (40, 1)))
+
+
+def test_large_firms_never_exit_and_msme_outputs_leave_them_out():
+    model = tiny_model("market.msmes.large_agents=40", "market.msmes.large_capacity_share=0.2")
+    ms, cfg = model.msmes, model.market.msmes
+    ms.cash_idr[:] = -1e30  # everyone broke
+    exits = find_exits(ms, cfg)
+    assert exits.size == int((ms.active & ~ms.large).sum())
+    assert not ms.large[exits].any()
+    model.msmes.cash_idr[:] = 1e18
+    model.step()
+    rec = model.recorder.values
+    sold = model.clearing.sold_idr
+    assert rec["msme_revenue_idr"][0, 0] == pytest.approx(sold[~ms.large].sum(), rel=1e-12)
+    assert rec["large_firm_revenue_idr"][0, 0] == pytest.approx(sold[ms.large].sum(), rel=1e-12)
+    assert rec["large_firm_revenue_idr"][0, 0] > 0.05 * sold.sum()
+
+
+def test_virtual_goods_count_in_gmv_but_reach_no_seller():
+    goods, virtual = split_virtual_goods(np.array([100.0, 50.0, 30.0]), np.array([0.6, 0.0]))
+    np.testing.assert_allclose(goods, [40.0, 50.0, 30.0])
+    np.testing.assert_allclose(virtual, [60.0, 0.0, 0.0])
+    model = tiny_model("market.platforms.bukalapak.virtual_goods_share=0.6")
+    model.step()
+    j = model.platform_names.index("Bukalapak")
+    demand = model.shopper_week.demand_idr[j]
+    sold = model.clearing.sold_idr[:, j].sum()
+    assert model.recorder.values["virtual_goods_idr"][0, j] == pytest.approx(0.6 * demand, rel=1e-12)
+    assert sold <= 0.4 * demand * (1 + 1e-12)
+    assert model.clearing.gmv_idr[j] == pytest.approx(sold + 0.6 * demand, rel=1e-12)
