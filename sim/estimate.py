@@ -51,7 +51,8 @@ ESTIMATION_END = "2024-03-18"  # the last target is 2023; the pilot's dates must
 @dataclass(frozen=True)
 class Parameter:
     key: str  # dotted config key
-    transform: str  # identity | log | logit: the scale on which steps and errors are taken
+    # identity | log | logit | unit (a share clipped to [0, 1]): the scale of steps and errors
+    transform: str
     step: float  # finite-difference step on that scale
     prior: float  # the stated value before any data (used where no target can pin it)
     meaning: str
@@ -134,7 +135,7 @@ PARAMETERS = [
               "utils of discovery exposure x taste in the planned choice"),
     Parameter("market.shoppers.online_nest_lambda", "logit", 0.4, 0.5,
               "dissimilarity of the online nest (substitution between storefronts)"),
-    Parameter("market.shoppers.link_follow_share", "logit", 0.5, 0.45,
+    Parameter("market.shoppers.link_follow_share", "unit", 0.1, 0.45,
               "share of blocked discovery demand that follows sellers' links"),
     Parameter("market.shoppers.impulse_displacement", "logit", 0.5, 0.5,
               "share of a discovery purchase taken from planned spend"),
@@ -157,6 +158,8 @@ def to_free(p: Parameter, value: float) -> float:
     if p.transform == "logit":
         v = min(max(value, 1e-6), 1 - 1e-6)
         return math.log(v / (1 - v))
+    if p.transform == "unit":
+        return min(max(value, 0.0), 1.0)
     return value
 
 
@@ -165,6 +168,10 @@ def from_free(p: Parameter, x: float) -> float:
         return math.exp(x)
     if p.transform == "logit":
         return 1.0 / (1.0 + math.exp(-x))
+    if p.transform == "unit":
+        # A share on its own scale, held in [0, 1]: unlike the logit, its Jacobian does not
+        # vanish near a bound, so a share the data push to 0 or 1 still reads as identified.
+        return min(max(x, 0.0), 1.0)
     return x
 
 
@@ -236,21 +243,29 @@ def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: n
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Match each level constant to its level target by damped log-ratio updates, holding the
     other parameters: shares respond to a brand constant with elasticity about 1 / lambda, so a
-    step of 0.35 of the log error converges without overshooting."""
+    step of 0.35 of the log error converges without overshooting, unless a level overshoots
+    (its error changes sign), which halves its step."""
     index = {p.key: i for i, p in enumerate(params)}
     levels = {key: target for key, target in LEVELS.items() if key in index}
     if not levels:
         return x, m
+    # A level whose error changes sign overshot: its gain halves (a storefront whose sellers
+    # follow its buyers responds more than 1 / lambda to its constant).
+    gain = dict.fromkeys(levels, 0.35)
+    last: dict[str, float] = {}
     for r in range(rounds):
         for key, target in levels.items():
             k = names.index(target)
             if not used[k]:
                 continue
             ratio = math.log(max(goal[k], 1e-9) / max(m[k], 1e-9))
+            if ratio * last.get(key, 0.0) < 0:
+                gain[key] /= 2.0
+            last[key] = ratio
             # The offline constant works against online GMV, and large firms against the MSME
             # share: more of either, less of its target.
             sign = -1.0 if key.endswith(("offline_utility", "large_capacity_share")) else 1.0
-            x[index[key]] += 0.35 * sign * ratio
+            x[index[key]] += gain[key] * sign * ratio
         m = sim.mean(theta_of(params, x))
         worst = max((abs(m[names.index(t)] / goal[names.index(t)] - 1) for t in levels.values()
                      if used[names.index(t)]), default=0.0)
