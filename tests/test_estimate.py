@@ -7,9 +7,19 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from sim.estimate import PARAMETERS, ROOT, estimate, from_free, promote, targets, to_free
+from sim.estimate import (
+    PARAMETERS,
+    ROOT,
+    contract_levels,
+    estimate,
+    from_free,
+    promote,
+    targets,
+    to_free,
+)
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "burn_in_weeks=8"]
 
@@ -65,3 +75,43 @@ def test_promote_writes_the_estimate_where_the_default_run_reads_it(tmp_path: Pa
     assert text.count("content_cap:") == original.count("content_cap:")
     with pytest.raises(SystemExit, match=r"market\.shoppers\.no_such_key"):
         promote({"parameters": [{"key": "market.shoppers.no_such_key", "estimate": 1.0}]}, copy)
+
+
+def test_shares_on_their_own_scale_stay_in_bounds_and_keep_their_jacobian():
+    p = next(p for p in PARAMETERS if p.key == "market.shoppers.link_follow_share")
+    assert p.transform == "unit"
+    assert from_free(p, 1.3) == 1.0 and from_free(p, -0.2) == 0.0
+    assert from_free(p, 0.95) - from_free(p, 0.85) == pytest.approx(0.1)
+
+
+def test_the_msme_share_of_shopees_sales_is_read_from_the_data_note():
+    by_name = {t.name: t for t in targets()}
+    assert by_name["msme_share_2021_Shopee"].value == pytest.approx(0.714)
+    assert by_name["msme_share_2021_Shopee"].observed_by <= "2023-10-01"
+
+
+class _SteepLevel:
+    """A fake simulator: one level target that responds to its constant with elasticity 8, far
+    above the 1 / lambda the contraction's step assumes."""
+
+    def __init__(self, names: list[str], goal: float, key: str) -> None:
+        self.names, self.goal, self.key = names, goal, key
+
+    def mean(self, theta: dict[str, float]) -> np.ndarray:
+        m = np.ones(len(self.names))
+        m[self.names.index("share_2022_Blibli")] = self.goal * math.exp(8.0 * (theta[self.key] - 3.0))
+        return m
+
+
+def test_the_level_contraction_halves_the_step_of_a_level_that_overshoots():
+    p = next(p for p in PARAMETERS if p.key == "market.platforms.blibli.brand_utility")
+    names = [t.name for t in targets()]
+    goal = np.ones(len(names))
+    goal[names.index("share_2022_Blibli")] = 0.04
+    sim = _SteepLevel(names, 0.04, p.key)
+    x = np.array([2.7])
+    m = sim.mean({p.key: 2.7})
+    x, m = contract_levels(sim, [p], x, m, names, goal, np.ones(len(names), bool), rounds=8)
+    # A fixed step of 0.35 x 8 = 2.8 times the log error would overshoot further every round.
+    assert abs(m[names.index("share_2022_Blibli")] / 0.04 - 1) < 0.03
+    assert x[0] == pytest.approx(3.0, abs=0.01)
