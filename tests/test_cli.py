@@ -12,6 +12,10 @@ from PIL import Image
 
 from tests.conftest import run_cli
 
+# Every test here starts `python -m sim` in a subprocess (Python, Hydra and a run each): the
+# slow tier. The fast tier keeps two command-line cases in test_bad_input.py.
+pytestmark = pytest.mark.slow
+
 SMALL = ["market.shoppers.n_agents=2000", "market.msmes.n_agents=500"]
 COLUMNS = ["scenario", "seed", "step", "date", "metric", "entity", "value"]
 STOREFRONTS = ["Shopee", "Tokopedia", "TikTok Shop", "Lazada", "Bukalapak", "Blibli"]

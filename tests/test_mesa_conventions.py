@@ -19,6 +19,7 @@ from tests.conftest import series, small_config
 SMALL = {"n_shoppers": 1500, "n_msmes": 400, "burn_in_weeks": 8}
 
 
+@pytest.mark.slow
 def test_keyword_model_uses_the_same_defaults_as_the_command_line():
     assert EcommerceModel().cfg == compose_config([])  # python -m sim: history, seed 0
     model = EcommerceModel(policy="no_policy", rng=7, end_date="2021-02-01")
@@ -77,6 +78,7 @@ def test_bad_lever_names_the_key(kwargs, key):
     assert err.value.key == key
 
 
+@pytest.mark.slow
 def test_model_from_cfg_and_from_keywords_run_the_same():
     from_cfg = EcommerceModel(small_config("scenario=ban_only", "end_date=2024-01-29"))
     from_keywords = EcommerceModel(rng=0, policy="ban_only", n_shoppers=4000, n_msmes=1000,
@@ -141,6 +143,7 @@ def test_datacollector_policy_state_follows_the_dates(history_run):
     assert df.loc["2023-06-05", "commission[TikTok Shop]"] == pytest.approx(0.03)
 
 
+@pytest.mark.slow
 def test_batch_run_over_policies_and_seeds(history_run):
     results = mesa.batch_run(
         EcommerceModel,

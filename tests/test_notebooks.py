@@ -112,6 +112,7 @@ def _run(name: str, workdir: Path) -> tuple[nbformat.NotebookNode, float]:
     return notebook, time.perf_counter() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_top_to_bottom_at_small_scale(name: str, tmp_path: Path):
     before = sorted(NOTEBOOK_DIR.rglob("*"))

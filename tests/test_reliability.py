@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ def _parquet_bytes(table: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_tables():
     cfg = small_config("scenario=history", "seed=11", "market.shoppers.n_agents=2000",
                        "market.msmes.n_agents=500")
@@ -32,6 +34,7 @@ def test_same_config_and_seed_give_identical_tables():
     assert _parquet_bytes(first) == _parquet_bytes(second)
 
 
+@pytest.mark.slow
 def test_different_seeds_differ():
     a = simulate(small_config("scenario=history", "seed=1", "market.shoppers.n_agents=2000",
                               "market.msmes.n_agents=500"))
@@ -73,6 +76,7 @@ def random_configs(draw: st.DrawFn) -> Config:
     return cfg
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=random_configs())
 def test_invariants_hold_every_week(cfg: Config):

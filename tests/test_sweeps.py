@@ -37,6 +37,7 @@ def serial_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpro
     return cwd / "sweep", result
 
 
+@pytest.mark.slow
 def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
     sweep, result = serial_sweep
     assert result.returncode == 0, result.stderr
@@ -53,6 +54,7 @@ def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
         assert (sweep / name).stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_sweep_prints_one_progress_line_per_run(serial_sweep):
     _, result = serial_sweep
     lines = [line for line in result.stdout.splitlines() if line.startswith("[sweep] done")]
@@ -60,6 +62,7 @@ def test_sweep_prints_one_progress_line_per_run(serial_sweep):
     assert "4/4 finished, 0 left" in lines[-1] and "to go" in lines[0]
 
 
+@pytest.mark.slow
 def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_path: Path):
     serial, _ = serial_sweep
     for launcher in ("parallel", "cluster_local"):
@@ -71,6 +74,7 @@ def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_pat
         pd.testing.assert_frame_equal(_values(tmp_path / launcher), _values(serial))
 
 
+@pytest.mark.slow
 def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Path):
     result = run_cli("--multirun", *TINY, "scenario=no_policy", "counterfactual=null",
                      "market.shoppers.network_degree=4,3", "hydra.sweep.dir=sweep", cwd=tmp_path)
@@ -84,6 +88,7 @@ def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Pa
     assert again.returncode == 1 and "failed" in again.stdout
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
     args = [sys.executable, "-m", "sim", "--multirun", "market.shoppers.n_agents=60000",
             "market.msmes.n_agents=6000", "figures=false", "scenario=no_policy",
@@ -122,6 +127,7 @@ def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
     assert cfg.hydra.sweep.dir == f"results/sweeps/{experiment}"
 
 
+@pytest.mark.slow
 def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
     result = run_cli("--multirun", "experiment=policy_comparison", *TINY, "seed=0",
                      "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", cwd=tmp_path)
@@ -132,6 +138,7 @@ def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
     assert (sweep / "policy_effect.png").is_file()
 
 
+@pytest.mark.slow
 def test_common_random_numbers_across_scenarios():
     """Same seed: same population, same adoption path, same weekly shocks in every scenario."""
     history = EcommerceModel(small_config("scenario=history", "seed=5"))

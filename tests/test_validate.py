@@ -22,6 +22,7 @@ from sim.validate import (
 TINY = ("market.shoppers.n_agents=2000", "market.msmes.n_agents=500")
 
 
+@pytest.mark.slow
 def test_report_lists_every_pattern_with_its_band_and_result(tmp_path: Path):
     assert main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path), *TINY]) == 0
     report = (tmp_path / "validation.md").read_text()
@@ -60,6 +61,7 @@ def test_the_report_shows_each_patterns_own_verdict(tmp_path: Path):
     assert "2 of 4 patterns pass" in text
 
 
+@pytest.mark.slow
 def test_ban_patterns_fail_when_there_is_no_ban():
     runs = [run_pair(0, TINY)]
     swapped = [{"history": r["no_policy"], "no_policy": r["history"]} for r in runs]
