@@ -114,7 +114,8 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
     jobs = current_jobs(sweep_dir)
     if jobs is None:
         return dirs
-    return [d for d in dirs if jobs.get(_job_num(d)) == tuple(sorted(_override_list(d)))]
+    return [d for d in dirs if (num := _job_num(d)) is not None
+            and jobs.get(num) == tuple(sorted(_override_list(d)))]
 
 
 def _job_num(run_dir: Path) -> int | None:
