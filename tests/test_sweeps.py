@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -88,21 +87,42 @@ def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Pa
     assert again.returncode == 1 and "failed" in again.stdout
 
 
+# Put on PYTHONPATH as sitecustomize, it makes the run of seed SIM_TEST_KILL_SEED die as a killed
+# process does (SIGKILL: no cleanup) once it has started writing, so a sweep stops midway through
+# that run deterministically, with no sleeping and no race against the run's duration.
+KILL_MIDWAY = """
+import os
+
+if "SIM_TEST_KILL_SEED" in os.environ:
+    import signal
+
+    import sim.run as run
+
+    simulate = run.simulate_with_history
+
+    def killed_midway(cfg, show_progress=False):
+        if cfg.seed == int(os.environ["SIM_TEST_KILL_SEED"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return simulate(cfg, show_progress)
+
+    run.simulate_with_history = killed_midway
+"""
+
+
 @pytest.mark.slow
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
-    args = [sys.executable, "-m", "sim", "--multirun", "market.shoppers.n_agents=60000",
-            "market.msmes.n_agents=6000", "figures=false", "scenario=no_policy",
+    args = [sys.executable, "-m", "sim", "--multirun", *TINY, "scenario=no_policy",
             "counterfactual=null", "seed=0,1", "hydra.sweep.dir=sweep"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not list((tmp_path / "sweep").glob("*/summary.json")) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # the second run is under way
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_MIDWAY)
+    path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
+    killed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": path, "SIM_TEST_KILL_SEED": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     finished = list((tmp_path / "sweep").glob("*/summary.json"))
-    assert len(finished) == 1, "kill came too late to test a run killed midway"
+    assert len(finished) == 1  # seed 0 finished, seed 1 was killed midway
+    assert list((tmp_path / "sweep").glob(".*.partial")), "the killed run left its staging directory"
     first_mtime = finished[0].stat().st_mtime
     resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -110,9 +130,8 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
     assert resumed.stdout.count("[sweep] done") == 1
     assert finished[0].stat().st_mtime == first_mtime
     assert len(list((tmp_path / "sweep").glob("*/summary.json"))) == 2
-    forced = subprocess.run([*args, "force=true", "market.shoppers.n_agents=2000",
-                             "market.msmes.n_agents=500"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=600)
+    forced = subprocess.run([*args, "force=true"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
     assert forced.returncode == 0 and forced.stdout.count("[sweep] done") == 2
 
 
