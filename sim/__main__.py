@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
@@ -82,7 +83,7 @@ def main(cfg: DictConfig) -> dict | None:
     return summary
 
 
-def _refuse_unswept_experiment(hydra_cfg: DictConfig) -> None:
+def _refuse_unswept_experiment(hydra_cfg: HydraConf) -> None:
     """An experiment is a sweep preset: without --multirun Hydra would run one job and drop it."""
     params = hydra_cfg.sweeper.get("params") or {}
     if params:

@@ -48,10 +48,15 @@ class Platform(mesa.Agent):
 
     @property
     def may_transact(self) -> bool:
+        """Whether any shopper can check out here this week: launched, and not banned, or banned
+        with some shoppers still evading (compliance below 1). False during a ban at full
+        compliance and before launch."""
         return bool(self.model.transact_share[self.index] > 0)
 
     @property
     def operator(self) -> str:
+        """The operator group this week (a storefront joins its new group at a deal's legal
+        close)."""
         return self.model.operator_of(self.index)
 
     @property
@@ -75,6 +80,7 @@ class Shopper(mesa.Agent):
 
     @property
     def weight(self) -> float:
+        """People this shopper agent stands for."""
         return self.model.shoppers.weight
 
     @property
@@ -84,18 +90,22 @@ class Shopper(mesa.Agent):
 
     @property
     def shop_prob(self) -> float:
+        """Weekly probability of a planned shopping occasion."""
         return float(self.model.shoppers.shop_prob[self.index])
 
     @property
     def price_sensitivity(self) -> float:
+        """Utils lost per unit of log effective price (after subsidy) of a channel."""
         return float(self.model.shoppers.price_sensitivity[self.index])
 
     @property
     def discovery_taste(self) -> float:
+        """Taste for entertainment and discovery, 0 to 1: how strongly content draws her."""
         return float(self.model.shoppers.discovery_taste[self.index])
 
     @property
     def local_preference(self) -> float:
+        """Preference for local producers' goods, 0 to 1."""
         return float(self.model.shoppers.local_preference[self.index])
 
     @property
@@ -106,6 +116,7 @@ class Shopper(mesa.Agent):
 
     @property
     def habit(self) -> dict[str, float]:
+        """Habit stock per channel (storefronts and offline): memory of where she shopped."""
         row = self.model.shoppers.habit[:, self.index]
         return dict(zip([*self.model.platform_names, "offline"], map(float, row), strict=True))
 
@@ -166,6 +177,7 @@ class MSME(mesa.Agent):
 
     @_kept_at_exit
     def category(self) -> str:
+        """Product category (``market.msmes.categories``)."""
         return self.model.market.msmes.categories[int(self.model.msmes.category[self.index])]
 
     @_kept_at_exit
@@ -180,6 +192,7 @@ class MSME(mesa.Agent):
 
     @_kept_at_exit
     def quality(self) -> float:
+        """Quality index: utils in the seller's attractiveness to buyers."""
         return self._row("quality")
 
     @_kept_at_exit
@@ -189,6 +202,7 @@ class MSME(mesa.Agent):
 
     @_kept_at_exit
     def cash_idr(self) -> float:
+        """Cash of the agent's firms, IDR; below the exit rule's threshold they exit."""
         return self._row("cash_idr")
 
     @_kept_at_exit
@@ -215,10 +229,12 @@ class MSME(mesa.Agent):
 
     @property
     def revenue_per_firm(self) -> float:
+        """Last week's sales per firm the agent stands for, IDR."""
         return self.revenue / self.weight
 
     @_kept_at_exit
     def active(self) -> bool:
+        """Still trading (False once the firm has exited)."""
         return bool(self.model.msmes.active[self.index])
 
     def __repr__(self) -> str:

@@ -48,6 +48,7 @@ class SweepResult:
 
     @property
     def failed(self) -> pd.DataFrame:
+        """The rows of ``runs`` whose status is not ok, with their error."""
         return self.runs[self.runs["status"] != "ok"]
 
     @property
@@ -92,6 +93,7 @@ class SweepResult:
         return sweep_figures(self.table, self.runs, self.sweep_dir)
 
     def report(self) -> str:
+        """The aggregation's summary lines: runs ok, files written, and each failed run."""
         ok = int((self.runs["status"] == "ok").sum())
         lines = [f"[aggregate] {ok} of {len(self.runs)} runs ok in {self.sweep_dir}; wrote "
                  + ", ".join(self.files)]
@@ -114,7 +116,8 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
     jobs = current_jobs(sweep_dir)
     if jobs is None:
         return dirs
-    return [d for d in dirs if jobs.get(_job_num(d)) == tuple(sorted(_override_list(d)))]
+    return [d for d in dirs if (num := _job_num(d)) is not None
+            and jobs.get(num) == tuple(sorted(_override_list(d)))]
 
 
 def _job_num(run_dir: Path) -> int | None:
@@ -182,6 +185,10 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
 
 
 def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
+    """Aggregate a finished sweep folder: write ``runs.csv`` (one row per run) and
+    ``sweep.parquet`` (every run's tidy table, with ``run``, ``variant`` and ``ov.<key>``) into
+    it, and with ``figures`` its comparison figures; return them as a ``SweepResult``. Raises
+    ``SweepError`` when the folder holds no runs. ``python -m sim.aggregate`` runs it."""
     sweep_dir = Path(sweep_dir)
     runs, tables = collect_runs(sweep_dir)
     if runs.empty:

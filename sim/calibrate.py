@@ -22,6 +22,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from hydra.errors import HydraException
@@ -299,7 +300,7 @@ def load_config(overrides: list[str]) -> CalibrateConfig:
     ConfigStore.instance().store(name="calibrate_schema", node=CalibrateConfig)
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose("calibrate", overrides=overrides)
-    return OmegaConf.to_object(cfg)
+    return cast(CalibrateConfig, OmegaConf.to_object(cfg))
 
 
 @command

@@ -9,6 +9,7 @@ import functools
 import re
 from importlib.resources import files
 from pathlib import Path
+from typing import cast
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -47,7 +48,7 @@ def _as_dataclass(node: DictConfig, schema: type, key: str = "") -> object:
 def to_config(cfg: DictConfig, overrides: list[str] | None = None) -> Config:
     """A composed Hydra config (``hydra`` node dropped) as a validated ``Config``; ``overrides``
     (the command line's) are checked against what the config would silently ignore."""
-    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    plain = cast(DictConfig, OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
     plain.pop("hydra", None)
     apply_point(plain)
     config = _as_dataclass(plain, Config)
@@ -97,7 +98,7 @@ def load_scenario(name: str) -> ScenarioConfig:
     if name not in available:
         raise ConfigError("counterfactual", f"{name!r} is not a scenario; choose one of "
                                             f"{', '.join(available)} or null")
-    node = OmegaConf.load(config_dir() / "scenario" / f"{name}.yaml")
+    node = cast(DictConfig, OmegaConf.load(config_dir() / "scenario" / f"{name}.yaml"))
     scenario = _as_dataclass(node, ScenarioConfig, "scenario")
     assert isinstance(scenario, ScenarioConfig)
     return scenario

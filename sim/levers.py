@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,14 +87,14 @@ def policies() -> list[str]:
 def default_config(policy: str = "history") -> Config:
     """The packaged defaults with scenario ``policy``: what ``python -m sim scenario=<policy>``
     composes (market ``default``, ``config.yaml``'s top-level values)."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if policy not in policies():
         raise ConfigError("policy", f"{policy!r} is not a scenario; choose one of "
                                     f"{', '.join(policies())}")
     conf = _conf_dir()
-    top = OmegaConf.load(conf / "config.yaml")
+    top = cast(DictConfig, OmegaConf.load(conf / "config.yaml"))
     for key in ("defaults", "hydra"):
         top.pop(key, None)
     try:

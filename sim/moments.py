@@ -40,6 +40,8 @@ def annual_group_share(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def annual_total_gmv_usd_bn(table: pd.DataFrame, usd_idr: float) -> pd.Series:
+    """Online GMV per year in US$ billion (summed over the table's seeds and storefronts, at the
+    exchange rate ``usd_idr`` IDR per US$)."""
     gmv = _metric(table, "gmv_idr")
     return gmv.groupby(gmv.index.year).sum().sum(axis=1) / usd_idr / 1e9
 

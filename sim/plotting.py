@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import matplotlib
 import matplotlib.colors
@@ -54,11 +54,22 @@ class ShownFigure(Figure):
         return buffer.getvalue()
 
 
+@overload
+def new_figure(nrows: Literal[1] = 1, ncols: Literal[1] = 1, *,
+               figsize: tuple[float, float] | None = None) -> tuple[Figure, Axes]: ...
+
+
+@overload
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-               **subplots_kw: Any) -> tuple[Figure, Axes | np.ndarray]:
+               **subplots_kw: Any) -> tuple[Figure, Any]: ...
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+               **subplots_kw: Any) -> tuple[Figure, Any]:
     """A Figure and its axes, like ``pyplot.subplots`` but without pyplot: no backend is selected
     or switched and nothing needs closing. Keywords go to ``Figure.subplots`` (sharex, squeeze,
-    gridspec_kw, ...)."""
+    gridspec_kw, ...). One Axes for a single plot without keywords; otherwise what
+    ``Figure.subplots`` returns for them (an array of Axes, or one Axes with ``squeeze``)."""
     fig = ShownFigure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, **subplots_kw)
 
@@ -214,7 +225,7 @@ def _legend_right(ax: Axes, extra: list[Line2D] | None = None) -> None:
 
 def _group_label(group: str, membership: pd.DataFrame) -> str:
     """'Tokopedia group (Tokopedia; + TikTok Shop from 31 Jan 2024)' when membership changes."""
-    parts = []
+    parts: list[str] = []
     for name in membership.columns:
         in_group = membership[name] == group
         if in_group.all():
@@ -387,7 +398,7 @@ def _scenario_of(runs: pd.DataFrame, variant: str, sweep_dir: Path) -> ScenarioC
     run = runs[(runs["variant"] == variant) & (runs["status"] == "ok")]["run"].iloc[0]
     config = json.loads((sweep_dir / run / "summary.json").read_text())["config"]
     merged = OmegaConf.merge(OmegaConf.structured(ScenarioConfig), config["scenario"])
-    return OmegaConf.to_object(merged)
+    return cast(ScenarioConfig, OmegaConf.to_object(merged))
 
 
 def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[Figure, list[Axes]]:

@@ -165,7 +165,7 @@ def draw_msme_traits(market: MarketConfig, origin: np.ndarray, rng: np.random.Ge
                      positive_list_share: float) -> dict[str, np.ndarray]:
     """Traits of new firms of the given origins: used at start and for entrants."""
     m = market.msmes
-    n = origin.shape[0]
+    n: int = origin.shape[0]
     cost_by_origin = np.array([m.unit_cost_local, m.unit_cost_import_reseller,
                                m.unit_cost_cross_border])
     unit_cost = cost_by_origin[origin] * rng.lognormal(0.0, 0.1, n)

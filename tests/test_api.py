@@ -30,6 +30,7 @@ def _window_mean(table: pd.DataFrame, scenario: str, seed: int, start: str, end:
     return float(rows["value"].mean())
 
 
+@pytest.mark.slow
 def test_run_sweep_aggregates_resumes_and_forgets_an_earlier_larger_sweep(tmp_path, monkeypatch,
                                                                           capsys):
     monkeypatch.chdir(tmp_path)  # the sweep directory is relative, as in the notebooks
@@ -75,6 +76,7 @@ def test_run_sweep_refuses_bad_input_before_anything_starts(tmp_path, params, kw
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_that_cannot_start_raises_with_hydras_words(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(SweepError, match="did not run"):
@@ -104,6 +106,7 @@ def test_compose_config_names_the_key_of_a_bad_override():
         compose_config(["seed=abc"])
 
 
+@pytest.mark.slow
 def test_measure_run_reports_size_time_and_memory_and_names_a_bad_key():
     small = measure_run(["market.shoppers.n_agents=1000", "market.msmes.n_agents=300"])
     assert (small["shoppers"], small["msmes"], small["weeks"]) == (1000, 300, 261)

@@ -42,7 +42,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "expected"), CASES, ids=[c[0] for c in CASES])
+# Each case starts `python -m sim` (about 2 s): two stay in the fast tier, the rest are slow.
+FAST_CASES = ("unknown scenario", "zero agents")
+
+
+@pytest.mark.parametrize(("case", "overrides", "expected"), [
+    pytest.param(*c, id=c[0], marks=() if c[0] in FAST_CASES else pytest.mark.slow) for c in CASES])
 def test_bad_input_fails_fast_with_the_key_named(case, overrides, expected, workdir: Path):
     result = run_cli(*overrides, "market.shoppers.n_agents=500" if "n_agents" not in str(overrides)
                      else "figures=false", cwd=workdir)
@@ -60,6 +65,7 @@ def test_validation_error_is_raised_before_any_agent_exists():
         small_config("market.shoppers.network_degree=3")
 
 
+@pytest.mark.slow
 def test_every_named_scenario_loads_and_validates():
     names = ["no_policy", "ban_only", "history", "early_ban", "loose_enforcement", "no_pilot",
              "strong_local_priority"]

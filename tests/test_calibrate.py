@@ -42,6 +42,7 @@ def test_objective_is_zero_on_target_and_grows_with_the_error():
     assert loss(dict(exact, **{"share_2021_TikTok Shop": 0.04}), targets) > 0
 
 
+@pytest.mark.slow
 def test_study_resumes_and_writes_a_selectable_market_config(tmp_path: Path):
     store, market = tmp_path / "cal", tmp_path / "calibrated.yaml"
     common = [f"storage_dir={store}", f"market_out={market}", "seeds=1", "workers=1", *TINY]

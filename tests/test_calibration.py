@@ -20,6 +20,9 @@ from sim.hydra_app import compose_config
 from sim.moments import calibration_targets, fit_moments, record_moments
 from sim.run import simulate
 
+# Several seeds of the full default market: the slow tier.
+pytestmark = pytest.mark.slow
+
 SEEDS = range(5)
 
 

@@ -100,7 +100,26 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "key", "fragment"), REFUSED, ids=[r[1] + ":" + r[2] for r in REFUSED])
+# Each case composes a config through Hydra (about half a second): one case of each kind above
+# stays in the fast tier, the others are slow.
+FAST_REFUSED = {"market.shoppers.habit_weight:finite", "market.shoppers.price_sensitivity_mean:[0, 50]",
+                "market.msmes.min_markup:min_markup <= markup <= max_markup",
+                "scenario.tiktok_tokopedia_pilot.close_date:outside the horizon",
+                "market.msmes.categories:unique",
+                "market.platforms.tiktok_shop.commission:commission_changes=[]"}
+
+
+def _refused_cases() -> list:
+    cases = []
+    for overrides, key, fragment in REFUSED:
+        case_id = f"{key}:{fragment}"
+        marks = () if case_id in FAST_REFUSED else pytest.mark.slow
+        cases.append(pytest.param(overrides, key, fragment, id=case_id, marks=marks))
+    assert {c.id for c in cases} >= FAST_REFUSED
+    return cases
+
+
+@pytest.mark.parametrize(("overrides", "key", "fragment"), _refused_cases())
 def test_bad_values_are_refused_naming_the_key_and_what_is_allowed(overrides, key, fragment):
     with pytest.raises(ConfigError) as caught:
         small_config(*overrides)

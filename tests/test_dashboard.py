@@ -94,6 +94,7 @@ def _texts(rc) -> list[str]:
             and w.children and all(isinstance(c, str) for c in w.children)]
 
 
+@pytest.mark.slow
 def test_live_page_steps_and_resets_with_a_lever_moved():
     _box, rc = solara.render(solara.AppLayout(children=[LivePage()]), handle_error=False)
     images = rc.find(widgets.Image)
@@ -115,6 +116,7 @@ def test_live_page_steps_and_resets_with_a_lever_moved():
     assert not any("Cannot build" in t or "error" in t.lower() for t in _texts(rc))
 
 
+@pytest.mark.slow
 def test_live_page_shows_a_bad_date_instead_of_failing():
     _box, rc = solara.render(solara.AppLayout(children=[LivePage()]), handle_error=False)
     field = rc.find(v.TextField, label="Ban date (YYYY-MM-DD)").widget
@@ -126,6 +128,7 @@ def test_live_page_shows_a_bad_date_instead_of_failing():
     assert "scenario.social_commerce_ban.date" in alert and "2023-02-30" in alert
 
 
+@pytest.mark.slow
 def test_sweep_page_shows_bands_and_the_policy_effect(tiny_sweep, monkeypatch):
     text, figures = load_sweep_figures(str(tiny_sweep))
     assert "4 of 4 runs ok" in text and "history (2 seeds)" in text

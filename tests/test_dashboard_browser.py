@@ -23,6 +23,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# A browser, a served app and Chromium: the slow tier.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
 

@@ -41,6 +41,7 @@ def test_transforms_round_trip(p):
     assert from_free(p, to_free(p, p.prior)) == pytest.approx(p.prior)
 
 
+@pytest.mark.slow
 def test_estimate_on_a_tiny_market_identifies_and_reports(tmp_path: Path):
     keys = ["market.shoppers.impulse_rate", "market.msmes.join_rate"]
     result = estimate(seeds=2, iterations=1, before="2024-01-01", base=TINY, out=tmp_path,

@@ -146,6 +146,7 @@ def _boxes(fig: Figure) -> list[tuple[str, object]]:
     return boxes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeds", ["one_seed", "table"])
 def test_no_label_overlaps_another(runs, seeds):
     for fig in _figures(runs, runs[seeds]):
@@ -163,6 +164,7 @@ def test_no_label_overlaps_another(runs, seeds):
             assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, name
 
 
+@pytest.mark.slow
 def test_several_seeds_draw_a_mean_and_a_90_percent_band(runs):
     for fig in _figures(runs, runs["table"]):
         assert all(any(isinstance(c, PolyCollection) for c in ax.collections) for ax in fig.axes)
@@ -180,6 +182,7 @@ def test_several_seeds_draw_a_mean_and_a_90_percent_band(runs):
     np.testing.assert_allclose(shopee.get_ydata(), 100 * by_seed.mean(axis=1).to_numpy())
 
 
+@pytest.mark.slow
 def test_seeds_option_writes_one_table_and_mean_summaries(workdir):
     result = run_cli("seeds=2", "seed=4", "market.shoppers.n_agents=1500", "market.msmes.n_agents=400",
                      "burn_in_weeks=8", "end_date=2024-03-25", "hydra.run.dir=run", cwd=workdir)
@@ -199,6 +202,7 @@ def test_seeds_option_writes_one_table_and_mean_summaries(workdir):
         assert (run / name).stat().st_size > 50_000
 
 
+@pytest.mark.slow
 def test_seeds_below_one_is_refused_with_the_key_named(workdir):
     result = run_cli("seeds=0", "hydra.run.dir=run", cwd=workdir)
     assert result.returncode != 0

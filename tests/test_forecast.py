@@ -46,6 +46,7 @@ def test_without_an_estimate_the_forecast_says_it_has_no_parameter_uncertainty(t
     assert parameter_draws(str(tmp_path / "missing.json"), 5) == [("default market", [])]
 
 
+@pytest.mark.slow
 def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
     write_estimate(tmp_path / "e.json", sd=0.2)
     out = tmp_path / "fc"
@@ -67,6 +68,7 @@ def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
     assert runs["seed"].nunique() == 2  # each draw on its own seed
 
 
+@pytest.mark.slow
 def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
     from sim.forecast import summarise
 
@@ -78,6 +80,7 @@ def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
     assert summarise(runs)["runs"].item() == 3
 
 
+@pytest.mark.slow
 def test_the_fit_to_the_record_is_small_for_the_estimated_market_and_large_far_from_it():
     from sim.forecast import fit_to_the_record
     from sim.hydra_app import compose_config

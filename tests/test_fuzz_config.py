@@ -12,6 +12,7 @@ from dataclasses import fields, is_dataclass
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -173,6 +174,7 @@ def _run_checking_invariants(cfg: Config) -> None:
 OUTCOMES = {"refused": 0, "ran": 0}
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(changes=override_sets())
@@ -200,6 +202,7 @@ def test_random_overrides_are_refused_naming_a_changed_key_or_run_to_finite_outp
     _run_checking_invariants(cfg)
 
 
+@pytest.mark.slow
 def test_the_fuzz_both_refuses_and_runs():
     """The fuzz is not vacuous: over its examples some sets ran and some were refused."""
     if not any(OUTCOMES.values()):  # run alone: draw the same examples again

@@ -18,6 +18,7 @@ Y2022 = ("2022-01-01", "2023-01-01")
 PRE_BAN = ("2023-01-01", "2023-10-01")
 
 
+@pytest.mark.slow
 def test_word_of_mouth_speeds_app_adoption():
     base = run_table("scenario=no_policy")
     no_wom = run_table("scenario=no_policy", "market.platforms.tiktok_shop.adoption_wom_per_week=0")
@@ -25,6 +26,7 @@ def test_word_of_mouth_speeds_app_adoption():
         base, "adopters", "TikTok Shop", *Y2022)
 
 
+@pytest.mark.slow
 def test_ties_matter_for_word_of_mouth():
     """With no ties in the network, word of mouth has nobody to come from."""
     base = run_table("scenario=no_policy")
@@ -33,6 +35,7 @@ def test_ties_matter_for_word_of_mouth():
         base, "adopters", "TikTok Shop", *Y2022)
 
 
+@pytest.mark.slow
 def test_discovery_creates_new_demand_on_social_platforms():
     base = run_table("scenario=no_policy")
     no_impulse = run_table("scenario=no_policy", "market.shoppers.impulse_rate=0")
@@ -45,6 +48,7 @@ def test_discovery_creates_new_demand_on_social_platforms():
     assert retail(no_impulse) < retail(base)
 
 
+@pytest.mark.slow
 def test_discovery_taste_draws_planned_purchases_to_social_platforms():
     low = run_table("scenario=no_policy", "market.shoppers.discovery_weight=0")
     high = run_table("scenario=no_policy", "market.shoppers.discovery_weight=4")
@@ -52,6 +56,7 @@ def test_discovery_taste_draws_planned_purchases_to_social_platforms():
         low, "gmv_share", "TikTok Shop", *PRE_BAN)
 
 
+@pytest.mark.slow
 def test_more_subsidy_more_share():
     def fixed_subsidy(rate: float) -> list[str]:
         p = "market.platforms.lazada"
@@ -65,6 +70,7 @@ def test_more_subsidy_more_share():
     assert window_mean(low, "subsidy_idr", "Lazada", *Y2022) == 0
 
 
+@pytest.mark.slow
 def test_price_sensitivity_amplifies_subsidy_gaps():
     args = ["market.platforms.lazada.subsidy_min=0.1", "market.platforms.lazada.subsidy=0.1",
             "market.platforms.lazada.subsidy_max=0.1",
@@ -75,6 +81,7 @@ def test_price_sensitivity_amplifies_subsidy_gaps():
         dull, "gmv_share", "Lazada", *Y2022)
 
 
+@pytest.mark.slow
 def test_seller_variety_attracts_buyers():
     few = run_table("scenario=no_policy", "market.platforms.blibli.initial_seller_share=0.02",
                     "market.msmes.join_rate=0")
@@ -84,6 +91,7 @@ def test_seller_variety_attracts_buyers():
         few, "gmv_share", "Blibli", "2021-01-01", "2021-07-01")
 
 
+@pytest.mark.slow
 def test_higher_habit_slows_switching_back_after_the_ban():
     def recovery(habit: str) -> float:
         history = run_table("scenario=history", f"market.shoppers.habit_weight={habit}")
@@ -138,6 +146,7 @@ def test_preference_for_local_goods_favours_channels_selling_local():
     assert local_pick_ratio(2.0) > local_pick_ratio(0.5) > 1.1
 
 
+@pytest.mark.slow
 def test_sellers_join_platforms_with_buyers():
     base = run_table("scenario=no_policy")
     frozen = run_table("scenario=no_policy", "market.msmes.join_rate=0")
@@ -147,6 +156,7 @@ def test_sellers_join_platforms_with_buyers():
         base, "msmes_online", "all", *PRE_BAN)
 
 
+@pytest.mark.slow
 def test_peer_learning_speeds_joining():
     solo = run_table("scenario=no_policy", "market.msmes.peer_weight=0")
     peers = run_table("scenario=no_policy", "market.msmes.peer_weight=2")
@@ -155,6 +165,7 @@ def test_peer_learning_speeds_joining():
         solo, "sellers", "TikTok Shop", "2021-06-01", "2022-01-01")
 
 
+@pytest.mark.slow
 def test_costly_storefronts_are_left():
     cheap = run_table("scenario=no_policy", "market.msmes.listing_cost_share=0.0")
     dear = run_table("scenario=no_policy", "market.msmes.listing_cost_share=0.05")
@@ -162,12 +173,14 @@ def test_costly_storefronts_are_left():
         cheap, "msmes_online", "all", *Y2022)
 
 
+@pytest.mark.slow
 def test_higher_commission_drives_sellers_away():
     low = run_table("scenario=no_policy", "market.platforms.shopee.commission=0.02")
     high = run_table("scenario=no_policy", "market.platforms.shopee.commission=0.25")
     assert window_mean(high, "sellers", "Shopee", *Y2022) < window_mean(low, "sellers", "Shopee", *Y2022)
 
 
+@pytest.mark.slow
 def test_commission_schedule_is_applied_on_its_dates():
     table = run_table("scenario=no_policy")
     rate = series(table, "commission_rate", "TikTok Shop")
@@ -176,6 +189,7 @@ def test_commission_schedule_is_applied_on_its_dates():
     assert rate["2024-09-16":].eq(0.10).all()
 
 
+@pytest.mark.slow
 def test_tight_capacity_raises_prices():
     loose = run_table("scenario=no_policy", "market.msmes.capacity_slack=3.0")
     tight = run_table("scenario=no_policy", "market.msmes.capacity_slack=0.9")
@@ -183,6 +197,7 @@ def test_tight_capacity_raises_prices():
         loose, "price_paid_index", "offline", "2021-03-01", "2021-09-01")
 
 
+@pytest.mark.slow
 def test_capacity_adjustment_absorbs_demand():
     fixed = run_table("scenario=no_policy", "market.msmes.capacity_slack=0.9",
                       "market.msmes.capacity_adjust_rate=0")
@@ -191,6 +206,7 @@ def test_capacity_adjustment_absorbs_demand():
         fixed, "unmet_demand_idr", "all", *Y2022)
 
 
+@pytest.mark.slow
 def test_fixed_costs_cause_exits_and_entry_refills():
     base = run_table("scenario=no_policy")
     costly = run_table("scenario=no_policy", "market.msmes.stall_cost_share=0.25")
@@ -206,6 +222,7 @@ def test_cross_border_sellers_undercut_on_price():
     assert prices[2] < prices[1] < prices[0]
 
 
+@pytest.mark.slow
 def test_subsidy_rule_defends_share_and_budget_caps_it():
     table = run_table("scenario=history")
     rate = series(table, "subsidy_rate", "Shopee")
@@ -219,6 +236,7 @@ def test_subsidy_rule_defends_share_and_budget_caps_it():
         table, "subsidy_idr", "Shopee", *Y2022)
 
 
+@pytest.mark.slow
 def test_shared_backend_brings_partner_sellers_to_the_storefront():
     late = run_table("scenario=history", "scenario.tiktok_tokopedia_pilot.migration_date=2025-12-01",
                      "scenario.tiktok_tokopedia_pilot.trial_weeks=200")
@@ -228,6 +246,7 @@ def test_shared_backend_brings_partner_sellers_to_the_storefront():
         late, "sellers", "TikTok Shop", *window)
 
 
+@pytest.mark.slow
 def test_weights_scale_totals_not_per_firm_figures():
     """Twice the agents, same population: national totals and per-firm figures stay put."""
     one = run_table("scenario=no_policy", "market.shoppers.n_agents=3000", "market.msmes.n_agents=800")

@@ -23,6 +23,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ["01_quickstart.ipynb", "02_policy_experiments.ipynb", "03_sweeps_and_scale.ipynb"]
 SMALL = {"SHOPPERS": 2000, "MSMES": 500, "SEEDS": 2, "N_JOBS": 2}
 SCALE_NAMES = {"SHOPPERS", "MSMES"}
+CELL_TIMEOUT = 600  # seconds a cell may run, and wait for its outputs after its reply
 ABSOLUTE_PATH = re.compile(r"^(/[\w.~-]|~/|[A-Za-z]:\\)")
 
 
@@ -93,7 +94,13 @@ def _run(name: str, workdir: Path) -> tuple[nbformat.NotebookNode, float]:
     names = _assigned_names(notebook.cells[index].source)
     small = "\n".join(f"{k} = {v!r}" for k, v in SMALL.items() if k in names)
     notebook.cells.insert(index + 1, new_code_cell(small))
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+    # A cell's outputs travel on IOPub, apart from its execute_reply; nbclient by default waits only
+    # 4 s after the reply for them (iopub_timeout) and then moves on without them, silently. On a
+    # loaded machine a figure can take longer than that, and the notebook "showed 1 figures".
+    # Wait for every output until the kernel reports the cell idle, as long as a cell may run, and
+    # fail loudly instead of dropping outputs if even that runs out.
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, iopub_timeout=CELL_TIMEOUT,
+                            raise_on_iopub_timeout=True, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
     started = time.perf_counter()
     with client.setup_kernel():
@@ -105,6 +112,7 @@ def _run(name: str, workdir: Path) -> tuple[nbformat.NotebookNode, float]:
     return notebook, time.perf_counter() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_top_to_bottom_at_small_scale(name: str, tmp_path: Path):
     before = sorted(NOTEBOOK_DIR.rglob("*"))

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.calendar import first_step_on_or_after, weekly_dates
 from sim.policies import build_policy_path
@@ -72,6 +73,7 @@ def test_cross_border_revenue_falls_after_the_floor():
     assert after > 0
 
 
+@pytest.mark.slow
 def test_ban_with_half_compliance_leaves_some_tiktok_shop_gmv():
     full = run_table("scenario=ban_only")
     loose = run_table("scenario=ban_only", "scenario.social_commerce_ban.compliance=0.5")
@@ -109,6 +111,7 @@ def test_pilot_without_migration_ends_with_the_trial():
     assert (path.local_boost[relaunch + 12:, tiktok] == 0).all()
 
 
+@pytest.mark.slow
 def test_local_priority_raises_local_producers_sales_on_the_pilot_storefronts():
     weak = run_table("scenario=history", "scenario.tiktok_tokopedia_pilot.local_priority=0.0")
     strong = run_table("scenario=strong_local_priority")

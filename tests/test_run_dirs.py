@@ -100,6 +100,7 @@ def test_a_second_run_into_a_busy_directory_is_refused(finished):
     assert snapshot(finished) == before
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_a_busy_directory_without_a_traceback(finished, tmp_path):
     before = snapshot(finished)
     with locked(finished):
@@ -197,6 +198,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "code", "fragment"), CLI_CASES, ids=[c[2] for c in CLI_CASES])
 def test_the_command_line_says_what_it_refuses(tmp_path, args, code, fragment):
     (tmp_path / "a_file").write_text("not a directory")
@@ -244,6 +246,7 @@ def test_the_lock_file_goes_with_the_run(tmp_path):
     assert not (tmp_path / ".run.lock").exists()
 
 
+@pytest.mark.slow
 def test_a_refused_rerun_leaves_a_finished_command_line_run_and_its_hydra_record(tmp_path):
     first = run_cli(*TINY, "figures=false", "hydra.run.dir=out", cwd=tmp_path)
     assert first.returncode == 0, first.stderr

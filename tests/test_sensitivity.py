@@ -16,6 +16,7 @@ from tests.conftest import run_cli, small_config
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400"]
 
 
+@pytest.mark.slow
 def test_a_point_file_row_overrides_the_config(tmp_path: Path):
     points = tmp_path / "points.csv"
     pd.DataFrame({"market.shoppers.habit_weight": [0.5, 3.5],
@@ -31,6 +32,7 @@ def test_a_point_file_row_overrides_the_config(tmp_path: Path):
     assert result.returncode != 0 and "habit_wieght" in result.stderr
 
 
+@pytest.mark.slow
 def test_morris_then_sobol_through_the_sweep_machinery(tmp_path: Path):
     parameters = {"market.shoppers.impulse_rate": ParameterRange(0.05, 0.8, True),
                   "market.shoppers.habit_weight": ParameterRange(0.5, 4.0, False)}

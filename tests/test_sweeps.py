@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ def serial_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpro
     return cwd / "sweep", result
 
 
+@pytest.mark.slow
 def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
     sweep, result = serial_sweep
     assert result.returncode == 0, result.stderr
@@ -53,6 +53,7 @@ def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
         assert (sweep / name).stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_sweep_prints_one_progress_line_per_run(serial_sweep):
     _, result = serial_sweep
     lines = [line for line in result.stdout.splitlines() if line.startswith("[sweep] done")]
@@ -60,6 +61,7 @@ def test_sweep_prints_one_progress_line_per_run(serial_sweep):
     assert "4/4 finished, 0 left" in lines[-1] and "to go" in lines[0]
 
 
+@pytest.mark.slow
 def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_path: Path):
     serial, _ = serial_sweep
     for launcher in ("parallel", "cluster_local"):
@@ -71,6 +73,7 @@ def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_pat
         pd.testing.assert_frame_equal(_values(tmp_path / launcher), _values(serial))
 
 
+@pytest.mark.slow
 def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Path):
     result = run_cli("--multirun", *TINY, "scenario=no_policy", "counterfactual=null",
                      "market.shoppers.network_degree=4,3", "hydra.sweep.dir=sweep", cwd=tmp_path)
@@ -84,20 +87,42 @@ def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Pa
     assert again.returncode == 1 and "failed" in again.stdout
 
 
+# Put on PYTHONPATH as sitecustomize, it makes the run of seed SIM_TEST_KILL_SEED die as a killed
+# process does (SIGKILL: no cleanup) once it has started writing, so a sweep stops midway through
+# that run deterministically, with no sleeping and no race against the run's duration.
+KILL_MIDWAY = """
+import os
+
+if "SIM_TEST_KILL_SEED" in os.environ:
+    import signal
+
+    import sim.run as run
+
+    simulate = run.simulate_with_history
+
+    def killed_midway(cfg, show_progress=False):
+        if cfg.seed == int(os.environ["SIM_TEST_KILL_SEED"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return simulate(cfg, show_progress)
+
+    run.simulate_with_history = killed_midway
+"""
+
+
+@pytest.mark.slow
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
-    args = [sys.executable, "-m", "sim", "--multirun", "market.shoppers.n_agents=60000",
-            "market.msmes.n_agents=6000", "figures=false", "scenario=no_policy",
+    args = [sys.executable, "-m", "sim", "--multirun", *TINY, "scenario=no_policy",
             "counterfactual=null", "seed=0,1", "hydra.sweep.dir=sweep"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not list((tmp_path / "sweep").glob("*/summary.json")) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # the second run is under way
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_MIDWAY)
+    path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
+    killed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": path, "SIM_TEST_KILL_SEED": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     finished = list((tmp_path / "sweep").glob("*/summary.json"))
-    assert len(finished) == 1, "kill came too late to test a run killed midway"
+    assert len(finished) == 1  # seed 0 finished, seed 1 was killed midway
+    assert list((tmp_path / "sweep").glob(".*.partial")), "the killed run left its staging directory"
     first_mtime = finished[0].stat().st_mtime
     resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -105,9 +130,8 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
     assert resumed.stdout.count("[sweep] done") == 1
     assert finished[0].stat().st_mtime == first_mtime
     assert len(list((tmp_path / "sweep").glob("*/summary.json"))) == 2
-    forced = subprocess.run([*args, "force=true", "market.shoppers.n_agents=2000",
-                             "market.msmes.n_agents=500"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=600)
+    forced = subprocess.run([*args, "force=true"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
     assert forced.returncode == 0 and forced.stdout.count("[sweep] done") == 2
 
 
@@ -122,6 +146,7 @@ def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
     assert cfg.hydra.sweep.dir == f"results/sweeps/{experiment}"
 
 
+@pytest.mark.slow
 def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
     result = run_cli("--multirun", "experiment=policy_comparison", *TINY, "seed=0",
                      "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", cwd=tmp_path)
@@ -132,6 +157,7 @@ def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
     assert (sweep / "policy_effect.png").is_file()
 
 
+@pytest.mark.slow
 def test_common_random_numbers_across_scenarios():
     """Same seed: same population, same adoption path, same weekly shocks in every scenario."""
     history = EcommerceModel(small_config("scenario=history", "seed=5"))

@@ -16,21 +16,26 @@ from sim.validate import (
     main,
     naive_baselines,
     run_pair,
+    write_report,
 )
 
 TINY = ("market.shoppers.n_agents=2000", "market.msmes.n_agents=500")
 
 
+@pytest.mark.slow
 def test_report_lists_every_pattern_with_its_band_and_result(tmp_path: Path):
     assert main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path), *TINY]) == 0
     report = (tmp_path / "validation.md").read_text()
     table = report.split("\n\n")[2].splitlines()
     rows = [line for line in table if line.startswith("| ") and "---" not in line]
     assert len(rows) == 1 + 21
+    verdicts = {}
     for row in rows[1:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert " to " in cells[4]  # a numeric band beside every pattern
-        assert cells[5].startswith(("pass", "**FAIL**"))
+        verdicts[cells[0]] = cells[5]
+    # Patterns the rules decide whatever the parameters: the ban stops TikTok Shop's checkout.
+    assert verdicts["TikTok Shop's GMV stops under the ban"] == "pass"
     for picture in ("validation_shares.png", "validation_ban.png"):
         assert (tmp_path / picture).stat().st_size > 20_000 and picture in report
 
@@ -43,6 +48,20 @@ def test_a_pattern_passes_only_inside_its_band():
     assert not Pattern("x", "", "", "", 41.0, 15, 40, False).passed
 
 
+def test_the_report_shows_each_patterns_own_verdict(tmp_path: Path):
+    patterns = [Pattern("inside", "o", "s", "25%", 25.0, 15, 40, False),
+                Pattern("below", "o", "s", "5.4%", 5.4, 15, 40, False),
+                Pattern("fitted inside", "o", "s", "0.3", 0.3, 0.2, 0.4, True),
+                Pattern("fitted above", "o", "s", "0.5", 0.5, 0.2, 0.4, True)]
+    text = write_report(patterns, [], tmp_path, 1, ()).read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[6].strip() for line in text.splitlines()
+            if line.startswith("| ") and "---" not in line}
+    assert rows == {"pattern": "result", "inside": "pass", "below": "**FAIL**",
+                    "fitted inside": "pass (fitted)", "fitted above": "**FAIL** (fitted)"}
+    assert "2 of 4 patterns pass" in text
+
+
+@pytest.mark.slow
 def test_ban_patterns_fail_when_there_is_no_ban():
     runs = [run_pair(0, TINY)]
     swapped = [{"history": r["no_policy"], "no_policy": r["history"]} for r in runs]

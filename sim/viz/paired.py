@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from functools import partial
+from typing import Any
 
 import mesa
 import numpy as np
@@ -66,7 +67,7 @@ class PolicyVsCounterfactual(mesa.Model):
         super().__init__(rng=rng)
         self.error: str | None = None
         self.lock = threading.Lock()
-        common = {"rng": rng, "tiktok_commission_scale": tiktok_commission_scale,
+        common: dict[str, Any] = {"rng": rng, "tiktok_commission_scale": tiktok_commission_scale,
                   "n_shoppers": n_shoppers, "n_msmes": n_msmes}
         try:
             self.policy_model = EcommerceModel(
