@@ -86,7 +86,10 @@ def targets() -> list[Target]:
                   "of 2022 GMV")
            for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")]
     shopee_note = _note("msme_share_of_sellers", "2021", "Shopee")
-    msme_sales = float(re.search(r"MSME products were ([0-9.]+)% of sales", shopee_note).group(1))
+    found = re.search(r"MSME products were ([0-9.]+)% of sales", shopee_note)
+    if found is None:
+        raise ValueError(f"calibration_targets.csv: no MSME share of sales in {shopee_note!r}")
+    msme_sales = float(found.group(1))
     out.append(Target("msme_share_2021_Shopee", msme_sales / 100, 0.05, "2022-01-01",
                       f"Shopee statement (CNN Indonesia): MSME products {msme_sales:g}% of sales"))
     out.append(Target("gmv_2022_usd_bn", _row("gmv_total", "2022"), 5.0, "2023-01-01",

@@ -50,7 +50,7 @@ def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarr
             continue
         tie_share = sh.ties_using[j, candidates] * np.float32(1.0 / max(degree, 1))
         stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
-        adopt_apps(sh, j, candidates[u[candidates] < 1.0 - stay_out])
+        adopt_apps(sh, int(j), candidates[u[candidates] < 1.0 - stay_out])
 
 
 def adopt_apps(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
