@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sim.agents import MSME, Platform, Shopper
+from sim.agents import MSME, LargeFirm, Platform, Shopper
 from sim.aggregate import SweepError, SweepResult, aggregate, load_sweep
 from sim.config import Config, ConfigError
 from sim.hydra_app import compose_config, load_scenario
@@ -36,7 +36,8 @@ from sim.run import run_job, simulate
 from sim.sweep import job_overrides
 
 __all__ = [
-    "MSME", "Config", "ConfigError", "EcommerceModel", "Platform", "Shopper", "SweepError",
+    "MSME", "Config", "ConfigError", "EcommerceModel", "LargeFirm", "Platform", "Shopper",
+    "SweepError",
     "SweepResult", "aggregate", "annual_gmv_share", "annual_msme_revenue", "annual_total_gmv_usd_bn",
     "band", "compose_config", "load_scenario", "load_sweep", "measure_run", "plot_market_share",
     "plot_msme_revenue", "quarterly_gmv_share", "run_job", "run_sweep", "simulate",
