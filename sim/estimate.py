@@ -178,6 +178,12 @@ def from_free(p: Parameter, x: float) -> float:
     return x
 
 
+def within_bounds(params: list[Parameter], x: np.ndarray) -> np.ndarray:
+    """``x`` with every share on its own scale held in [0, 1]: a step past the bound would leave
+    the model unchanged but the free value (and so the reported interval) past it."""
+    return np.array([to_free(p, from_free(p, float(v))) for p, v in zip(params, x, strict=True)])
+
+
 def _overrides(theta: dict[str, float]) -> list[str]:
     return [f"{key}={value:.6g}" for key, value in theta.items()]
 
@@ -334,6 +340,7 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
                                        + 1e-9 * np.eye(len(hess)), jw.T @ r)
                 trial = x.copy()
                 trial[pinned] += np.clip(step, -limit, limit)
+                trial = within_bounds(params, trial)
                 m_trial = sim.mean(theta_of(params, trial))
                 q_trial = objective(m_trial[w_mask], goal[w_mask], tol[w_mask])
                 print(f"  damping {damping:g}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)

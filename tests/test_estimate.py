@@ -116,3 +116,12 @@ def test_the_level_contraction_halves_the_step_of_a_level_that_overshoots():
     # A fixed step of 0.35 x 8 = 2.8 times the log error would overshoot further every round.
     assert abs(m[names.index("share_2022_Blibli")] / 0.04 - 1) < 0.03
     assert x[0] == pytest.approx(3.0, abs=0.01)
+
+
+def test_a_step_past_a_shares_bound_stays_at_the_bound():
+    from sim.estimate import within_bounds
+
+    by_key = {p.key: p for p in PARAMETERS}
+    link, rate = by_key["market.shoppers.link_follow_share"], by_key["market.shoppers.impulse_rate"]
+    x = within_bounds([link, rate], np.array([1.8, math.log(0.1)]))
+    assert x[0] == 1.0 and x[1] == pytest.approx(math.log(0.1))
