@@ -61,6 +61,7 @@ def sellers(n_platforms: int = 1, **given: list[float]) -> MSMEs:
         "active": np.ones(n, dtype=bool),
         "revenue_idr": np.zeros((n, n_platforms + 1)),
         "weeks_active": np.zeros(n, dtype=np.int32),
+        "large": np.zeros(n, dtype=bool),
     }
     for name, values in given.items():
         fields[name] = np.asarray(values, dtype=fields[name].dtype)
