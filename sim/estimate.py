@@ -226,12 +226,16 @@ def objective(m: np.ndarray, goal: np.ndarray, tol: np.ndarray) -> float:
 
 
 def jacobian(sim: Simulator, params: list[Parameter], x: np.ndarray, m0: np.ndarray) -> np.ndarray:
-    """d moments / d free parameters, forward differences on the same seeds."""
+    """d moments / d free parameters, forward differences on the same seeds (backward for a share
+    at its upper bound, where a forward step would not move the model)."""
     cols = []
     for i, p in enumerate(params):
+        step = p.step
+        if p.transform == "unit" and x[i] + step > 1.0:
+            step = -step
         xi = x.copy()
-        xi[i] += p.step
-        cols.append((sim.mean(theta_of(params, xi)) - m0) / p.step)
+        xi[i] += step
+        cols.append((sim.mean(theta_of(params, xi)) - m0) / step)
         print(f"  jacobian {i + 1}/{len(params)} {p.key}", file=sys.stderr, flush=True)
     return np.stack(cols, axis=1)
 

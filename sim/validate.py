@@ -107,14 +107,15 @@ def run_pair(seed: int, overrides: tuple[str, ...]) -> dict:
             if model.current_date == dt.date(2023, 9, 4):
                 facts["app_users_2023q3"] = float((sh.adopted.any(axis=0)).sum() * sh.weight)
         reliant = (before > 0) & (before_tiktok > 0.5 * before) & ~model.msmes.large
-        weights = model.msmes.weight[reliant]
         if reliant.any():
-            # Per firm, weekly: the ban window and the weeks before it have different lengths.
+            # Weekly, as the ban window and the weeks before it have different lengths; the
+            # reliant firms' sales taken together (the sellers' reports are of sales lost): an
+            # average of per-agent ratios was led by agents with almost no sales before the ban.
             weeks_before = (BEFORE_BAN[1] - BEFORE_BAN[0]).days / 7
             weeks_during = (BAN_WINDOW[1] - BAN_WINDOW[0]).days / 7
-            change = (during[reliant] / weeks_during) / (before[reliant] / weeks_before) - 1
-            facts["tiktok_reliant_revenue_change"] = float(np.average(change, weights=weights))
-            facts["tiktok_reliant_firms"] = float(weights.sum())
+            change = (during[reliant].sum() / weeks_during) / (before[reliant].sum() / weeks_before) - 1
+            facts["tiktok_reliant_revenue_change"] = float(change)
+            facts["tiktok_reliant_firms"] = float(model.msmes.weight[reliant].sum())
         out[scenario] = {"table": model.recorder.table(), **facts}
     return out
 

@@ -125,3 +125,28 @@ def test_a_step_past_a_shares_bound_stays_at_the_bound():
     link, rate = by_key["market.shoppers.link_follow_share"], by_key["market.shoppers.impulse_rate"]
     x = within_bounds([link, rate], np.array([1.8, math.log(0.1)]))
     assert x[0] == 1.0 and x[1] == pytest.approx(math.log(0.1))
+
+
+class _Linear:
+    """A fake simulator whose first moment is the link share itself (capped at 1 by the model)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def mean(self, theta: dict[str, float]) -> np.ndarray:
+        m = np.zeros(len(self.names))
+        m[0] = theta["market.shoppers.link_follow_share"]
+        return m
+
+
+def test_the_jacobian_of_a_share_at_its_bound_looks_inward():
+    from sim.estimate import jacobian
+
+    link = next(p for p in PARAMETERS if p.key == "market.shoppers.link_follow_share")
+    names = [t.name for t in targets()]
+    sim = _Linear(names)
+    for value in (0.5, 1.0):
+        x = np.array([value])
+        jac = jacobian(sim, [link], x, sim.mean({link.key: value}))
+        # A forward step from 1.0 would be clipped back to 1.0 and read as no effect at all.
+        assert jac[0, 0] == pytest.approx(1.0)
