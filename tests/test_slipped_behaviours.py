@@ -296,6 +296,17 @@ def test_a_platform_reports_may_transact_as_the_rules_of_the_week_say():
 
 # --- (5) summary.json is written last -------------------------------------------------------------
 
+# Eight weeks of a tiny market: enough for a run directory, quick enough to start many times.
+SHORT_RUN = (
+    "scenario=no_policy",
+    "start_date=2023-09-04",
+    "end_date=2023-10-30",
+    "burn_in_weeks=0",
+    "figures=false",
+    "market.shoppers.n_agents=150",
+    "market.msmes.n_agents=24",
+)
+
 KILLED_WHILE_WRITING_THE_TABLE = textwrap.dedent("""
     import os, sys
     from pathlib import Path
@@ -325,13 +336,7 @@ def test_a_run_killed_while_writing_its_table_leaves_no_summary_json(tmp_path: P
             "-c",
             KILLED_WHILE_WRITING_THE_TABLE,
             str(out),
-            "scenario=no_policy",
-            "start_date=2023-09-04",
-            "end_date=2023-10-30",
-            "burn_in_weeks=0",
-            "figures=false",
-            "market.shoppers.n_agents=150",
-            "market.msmes.n_agents=24",
+            *SHORT_RUN,
             "counterfactual=null",
         ],
         cwd=ROOT,
@@ -349,15 +354,7 @@ def test_a_run_killed_while_writing_its_table_leaves_no_summary_json(tmp_path: P
 def test_a_finished_run_lists_in_its_summary_only_files_that_exist(tmp_path: Path):
     from sim.run import run_job
 
-    cfg = small_config(
-        "scenario=no_policy",
-        "start_date=2023-09-04",
-        "end_date=2023-10-30",
-        "burn_in_weeks=0",
-        "figures=false",
-        "market.shoppers.n_agents=150",
-        "market.msmes.n_agents=24",
-    )
+    cfg = small_config(*SHORT_RUN)
     run_job(cfg, tmp_path / "run", None)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["files"] == ["timeseries.parquet"]
