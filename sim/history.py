@@ -60,13 +60,17 @@ class AgentHistory:
         steps = self.steps[taken]
         dates = pd.to_datetime(pd.Series([self.model.dates[s] for s in steps]))
         frames = []
-        for agent_type, store in (("MSME", self.msme), ("Shopper", self.shopper)):
+        # Seller rows of large firms' agents say so: they are not MSMEs.
+        seller_types = np.where(self.model.msmes.large, "LargeFirm", "MSME")
+        shopper_types = np.full(self.model.shoppers.n, "Shopper")
+        for types, store in ((seller_types, self.msme), (shopper_types, self.shopper)):
             for name, values in store.items():
                 block = values[taken]
                 n = block.shape[1]
                 frames.append(pd.DataFrame({
                     "step": np.repeat(steps, n), "date": np.repeat(dates.to_numpy(), n),
-                    "agent_type": agent_type, "agent_index": np.tile(np.arange(n), len(steps)),
+                    "agent_type": np.tile(types, len(steps)),
+                    "agent_index": np.tile(np.arange(n), len(steps)),
                     "field": name, "value": block.reshape(-1)}))
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS[2:])
         out.insert(0, "seed", self.model.cfg.seed)

@@ -149,6 +149,8 @@ def test_agent_history_is_opt_in_and_bounded(workdir: Path):
     msme = agents[agents["agent_type"] == "MSME"]
     assert set(msme["field"].unique()) == {"revenue_idr", "price", "cash_idr", "storefronts"}
     assert msme["agent_index"].nunique() == 500
+    large = agents[agents["agent_type"] == "LargeFirm"]
+    assert sorted(large["agent_index"].unique()) == list(range(500, 550))  # conf: 50 after the MSMEs
     shopper = agents[agents["agent_type"] == "Shopper"]
     assert set(shopper["field"].unique()) == {"apps"} and shopper["value"].between(0, 6).all()
     # Off by default: no agents.parquet in the default run.
