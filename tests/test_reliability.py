@@ -107,8 +107,11 @@ def test_invariants_hold_every_week(cfg: Config):
         # Sellers never sell more than they can, or a negative amount.
         assert (clearing.sold_idr >= 0).all()
         assert (clearing.sold_idr.sum(axis=1) <= capacity * (1 + 1e-9) + 1.0).all()
-        # Recorded shares recomputed from the sellers' sales, by storefront and by operator group.
-        online_sold = clearing.sold_idr[:, :-1].sum(axis=0)
+        # Recorded shares recomputed from the sellers' sales and the storefronts' virtual goods
+        # (which no seller sells), by storefront and by operator group.
+        online_sold = clearing.sold_idr[:, :-1].sum(axis=0) + clearing.virtual_idr[:-1]
+        np.testing.assert_allclose(clearing.virtual_idr[:-1],
+                                   model.shopper_week.demand_idr[:-1] * model.virtual_share, rtol=1e-12)
         if online_sold.sum() > 0:
             share = online_sold / online_sold.sum()
             np.testing.assert_allclose(recorder.values["gmv_share"][week], share, atol=1e-12)
@@ -116,9 +119,10 @@ def test_invariants_hold_every_week(cfg: Config):
                                  minlength=len(model.policy.operators))
             np.testing.assert_allclose(recorder.values["group_gmv_share"][week], groups, atol=1e-12)
         assert (recorder.values["msme_revenue_idr"][week] >= 0).all()
-        # No active firm holds cash below the exit rule.
+        # No active MSME holds cash below the exit rule (large firms neither exit nor enter).
         active = ms.active
-        assert (ms.cash_idr[active] >= -exit_threshold_idr(ms, cfg.market.msmes)[active]).all()
+        msme = active & ~ms.large
+        assert (ms.cash_idr[msme] >= -exit_threshold_idr(ms, cfg.market.msmes)[msme]).all()
         # A banned platform transacts nothing at full compliance.
         if compliance == 1.0:
             banned = model.policy.banned[week]
