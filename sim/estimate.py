@@ -136,6 +136,8 @@ PARAMETERS = [
               "discovery purchases per week per unit exposure x taste"),
     Parameter("market.shoppers.discovery_weight", "log", 0.25, 2.0,
               "utils of discovery exposure x taste in the planned choice"),
+    Parameter("market.shoppers.habit_weight", "log", 0.25, 2.0,
+              "utils per unit of habit stock (inertia of channel choice)"),
     Parameter("market.shoppers.online_nest_lambda", "logit", 0.4, 0.5,
               "dissimilarity of the online nest (substitution between storefronts)"),
     Parameter("market.shoppers.link_follow_share", "unit", 0.1, 0.45,
