@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sim.config import config_value
 from sim.errors import command, positive_int
@@ -67,16 +68,13 @@ class Target:
     source: str
 
 
+def _record(metric: str, period: str, platform: str = "all") -> pd.Series:
+    t = calibration_targets()
+    return t[(t.metric == metric) & (t.period == period) & (t.platform == platform)].iloc[0]
+
+
 def _row(metric: str, period: str, platform: str = "all") -> float:
-    t = calibration_targets()
-    rows = t[(t.metric == metric) & (t.period == period) & (t.platform == platform)]
-    return float(rows.value.iloc[0])
-
-
-def _note(metric: str, period: str, platform: str = "all") -> str:
-    t = calibration_targets()
-    rows = t[(t.metric == metric) & (t.period == period) & (t.platform == platform)]
-    return str(rows.note.iloc[0])
+    return float(_record(metric, period, platform).value)
 
 
 def targets() -> list[Target]:
@@ -85,7 +83,7 @@ def targets() -> list[Target]:
                   "2023-01-01", f"Momentum Works 2023: {name} {_row('gmv_share', '2022', name):g}% "
                   "of 2022 GMV")
            for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")]
-    shopee_note = _note("msme_share_of_sellers", "2021", "Shopee")
+    shopee_note = str(_record("msme_share_of_sellers", "2021", "Shopee").note)
     found = re.search(r"MSME products were ([0-9.]+)% of sales", shopee_note)
     if found is None:
         raise ValueError(f"calibration_targets.csv: no MSME share of sales in {shopee_note!r}")

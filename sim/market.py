@@ -244,7 +244,7 @@ class Clearing:
     sold_idr: np.ndarray  # (M, J+1) sales at list prices per seller and channel
     gmv_idr: np.ndarray  # (J+1,) sales per channel, virtual goods included
     unmet_idr: float  # demand that met no seller with capacity left
-    virtual_idr: np.ndarray | None = None  # (J+1,) of gmv_idr: virtual goods, sold by no seller
+    virtual_idr: np.ndarray  # (J+1,) of gmv_idr: virtual goods, sold by no seller
 
 
 def split_virtual_goods(demand_idr: np.ndarray, virtual_share: np.ndarray
@@ -278,8 +278,12 @@ def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.n
 
 
 def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_boost: np.ndarray,
-                 cfg: MSMEConfig) -> Clearing:
-    """Split each channel's demand over its sellers by attractiveness, then ration by capacity."""
+                 cfg: MSMEConfig, virtual_share: np.ndarray | None = None) -> Clearing:
+    """Split each channel's demand for goods over its sellers by attractiveness, then ration by
+    capacity; the storefronts' virtual goods (``virtual_share``, J entries) reach no seller."""
+    if virtual_share is None:
+        virtual_share = np.zeros(demand_idr.shape[0] - 1)
+    demand_idr, virtual = split_virtual_goods(demand_idr, virtual_share)
     boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
     boost = 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
     pull = eligible * seller_attractiveness(ms, cfg)[:, None] * boost
@@ -297,9 +301,9 @@ def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_
         sold += np.divide(room, room_total, out=np.zeros_like(room), where=room_total > 0) * (
             leftover[None, :])
     sold *= _fill_rate(ms.capacity_idr, sold.sum(axis=1))[:, None]
-    gmv = sold.sum(axis=0)
-    return Clearing(sold_idr=sold, gmv_idr=gmv,
-                    unmet_idr=float(demand_idr.sum() - gmv.sum()))
+    goods_sold = sold.sum(axis=0)
+    return Clearing(sold_idr=sold, gmv_idr=goods_sold + virtual,
+                    unmet_idr=float(demand_idr.sum() - goods_sold.sum()), virtual_idr=virtual)
 
 
 def _fill_rate(capacity_idr: np.ndarray, wanted_idr: np.ndarray) -> np.ndarray:

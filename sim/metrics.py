@@ -115,8 +115,7 @@ class Recorder:
         msme_sold = sold * msme[:, None]
         v["msme_gmv_idr"][week] = msme_sold[:, :n_platforms].sum(axis=0)
         v["large_firm_gmv_idr"][week] = sold[ms.large, :n_platforms].sum(axis=0)
-        v["virtual_goods_idr"][week] = (cl.virtual_idr[:n_platforms] if cl.virtual_idr is not None
-                                        else 0.0)
+        v["virtual_goods_idr"][week] = cl.virtual_idr[:n_platforms]
         v["large_firm_revenue_idr"][week] = [by_agent[ms.large].sum(),
                                              sold[ms.large, :n_platforms].sum()]
         by_origin = np.bincount(ms.origin, weights=by_agent * msme, minlength=3)

@@ -27,7 +27,6 @@ from sim.market import (
     find_exits,
     settle_payments,
     shoppers_shop,
-    split_virtual_goods,
     spread_app_adoption,
     update_listings,
 )
@@ -206,12 +205,8 @@ class EcommerceModel(mesa.Model):
     def sellers_fill_orders(self, week: int) -> Clearing:
         self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week],
                                          self.policy.pool_with[week])
-        goods, virtual = split_virtual_goods(self.shopper_week.demand_idr, self.virtual_share)
-        clearing = clear_market(self.msmes, goods, self.eligible, self.policy.local_boost[week],
-                                self.market.msmes)
-        clearing.gmv_idr = clearing.gmv_idr + virtual
-        clearing.virtual_idr = virtual
-        return clearing
+        return clear_market(self.msmes, self.shopper_week.demand_idr, self.eligible,
+                            self.policy.local_boost[week], self.market.msmes, self.virtual_share)
 
     def sellers_book_the_week(self, week: int) -> None:
         ms, cfg = self.msmes, self.market.msmes
@@ -221,7 +216,7 @@ class EcommerceModel(mesa.Model):
                                           self.policy.shared_backend[week], cfg)
         adjust_prices_and_capacity(ms, sold.sum(axis=1), cfg)
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
-        goods, _ = split_virtual_goods(self.shopper_week.demand_idr, self.virtual_share)
+        goods = self.shopper_week.demand_idr - self.clearing.virtual_idr
         update_listings(ms, goods[:-1], open_for_sellers, self.affinity,
                         len(cfg.categories), cfg)
         ms.weeks_active += ms.active

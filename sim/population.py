@@ -151,12 +151,12 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     )
 
 
-def origin_weights(market: MarketConfig, group: np.ndarray, large_firms: float = 0.0) -> np.ndarray:
+def origin_weights(market: MarketConfig, group: np.ndarray) -> np.ndarray:
     """Firms per agent so that each group's agents add up to its national firm count; ``group`` is
     the origin index, or 3 for the agents of large firms."""
     m = market.msmes
     firms = np.array([m.firms * (1 - m.import_reseller_firm_share),
-                      m.firms * m.import_reseller_firm_share, m.cross_border_firms, large_firms])
+                      m.firms * m.import_reseller_firm_share, m.cross_border_firms, m.large_firms])
     counts = np.bincount(group, minlength=4)
     return (firms / np.maximum(counts, 1))[group]
 
@@ -213,7 +213,7 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     traits["scale"] = np.concatenate([stratified_lognormal(n_msme, m.size_sigma, rng),
                                       stratified_lognormal(m.large_agents, m.size_sigma, rng)])
     traits["has_stall"] &= ~large
-    weight = origin_weights(market, np.where(large, 3, origin), m.large_firms)
+    weight = origin_weights(market, np.where(large, 3, origin))
 
     # Capacity: firms are sized so that total capacity is capacity_slack x the demand they face at
     # the start, shared by scale; without it a firm's size would have no anchor in the market.
