@@ -8,13 +8,13 @@ Reports (``--json`` prints them as one JSON object on the last line):
   counterfactual, figures included, interpreter start-up included);
 - ``scale``: ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}`` of one `history` run
   per size, each in a fresh process whose peak resident memory is read by that process itself
-  (``sim.measure``);
+  (``sim.experiments.measure``);
 - ``engine_shopper_steps_per_s``: shopper-weeks (burn-in included) per second of the largest run;
 - ``mesa_reference_shopper_steps_per_s`` and ``ratio_vs_mesa``: the same weekly shopper rule
   written the plain Mesa way (benchmarks/mesa_reference.py), on the same inputs, after checking
   that both give the same channel shares within sampling error;
 - ``numpy_kernel_shopper_steps_per_s`` and ``ratio_vs_numpy_kernel``: the engine's shopper kernel
-  (sim.market) on preallocated arrays with no model around it;
+  (sim.core.market) on preallocated arrays with no model around it;
 - ``linearity``: time ratio of the two largest runs against their shopper ratio.
 With ``--sweep``: ``sweep``, a 20-run sweep at default scale (history, seeds 0-19, no
 counterfactual, no figures) run serially and with joblib on 2 workers, and the speed-up.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.measure import measure_run
+from sim.experiments.measure import measure_run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,9 +63,9 @@ def shopper_inputs(n: int, seed: int = 0):
     """A shopper population and the offer and rules of a week in late 2022, for both yardsticks."""
     import datetime as dt
 
-    from sim.hydra_app import compose_config
-    from sim.model import EcommerceModel
-    from sim.population import build_shoppers
+    from sim.core.model import EcommerceModel
+    from sim.core.population import build_shoppers
+    from sim.experiments.compose import compose_config
 
     # No displacement: the plain-Mesa reference implements the choice rule, not the household
     # budget that discovery purchases draw on.
@@ -89,7 +89,7 @@ def no_steering(transact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def numpy_kernel(n: int, weeks: int) -> tuple[float, np.ndarray]:
     """The engine's shopper rule alone: adoption, shopping, choice, discovery, habit."""
-    from sim.market import shoppers_shop, spread_app_adoption
+    from sim.core.market import shoppers_shop, spread_app_adoption
 
     sh, offer, cfg, launched, innovation, wom, transact, social = shopper_inputs(n)
     rng = np.random.default_rng(1)
@@ -123,7 +123,7 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
     """Planned-choice shares of the two implementations at the same inputs, with a tolerance of
     five standard errors of a share estimated from n x weeks choices."""
     from benchmarks.mesa_reference import MesaShopperModel
-    from sim.market import shoppers_shop, spread_app_adoption
+    from sim.core.market import shoppers_shop, spread_app_adoption
 
     sh, offer, cfg, launched, innovation, wom, transact, social = shopper_inputs(n)
     rng = np.random.default_rng(2)

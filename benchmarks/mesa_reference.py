@@ -3,8 +3,8 @@
 One ``mesa.Agent`` per shopper, stepped with ``shuffle_do``; each agent adopts apps through its
 ties, decides whether to shop, picks a channel by the same nested logit (one uniform, inverse CDF),
 spends, updates its habit and may make a discovery purchase, all in plain Python. It reads the same
-inputs as the vectorised kernel (``sim.market.spread_app_adoption`` and ``shoppers_shop``): a
-population built by ``sim.population.build_shoppers`` and a fixed ``Offer``.
+inputs as the vectorised kernel (``sim.core.market.spread_app_adoption`` and ``shoppers_shop``): a
+population built by ``sim.core.population.build_shoppers`` and a fixed ``Offer``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import math
 import mesa
 import numpy as np
 
-from sim.config import ShopperConfig
-from sim.market import Offer
-from sim.population import Shoppers
+from sim.core.market import Offer
+from sim.core.population import Shoppers
+from sim.schema.config import ShopperConfig
 
 
 class MesaShopper(mesa.Agent):

@@ -19,21 +19,21 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sim.agents import MSME, LargeFirm, Platform, Shopper
-from sim.aggregate import SweepError, SweepResult, aggregate, load_sweep
-from sim.config import Config, ConfigError
-from sim.hydra_app import compose_config, load_scenario
-from sim.measure import measure_run
-from sim.model import EcommerceModel
-from sim.moments import (
+from sim.core.agents import MSME, LargeFirm, Platform, Shopper
+from sim.core.model import EcommerceModel
+from sim.experiments.aggregate import SweepError, SweepResult, aggregate, load_sweep
+from sim.experiments.compose import compose_config, load_scenario
+from sim.experiments.measure import measure_run
+from sim.experiments.run import run_job, simulate
+from sim.experiments.sweep import job_overrides
+from sim.schema.config import Config, ConfigError
+from sim.schema.tables import (
     annual_gmv_share,
     annual_msme_revenue,
     annual_total_gmv_usd_bn,
     quarterly_gmv_share,
 )
-from sim.plotting import band, plot_market_share, plot_msme_revenue, sweep_figures, weekly_series
-from sim.run import run_job, simulate
-from sim.sweep import job_overrides
+from sim.views.figures import band, plot_market_share, plot_msme_revenue, sweep_figures, weekly_series
 
 __all__ = [
     "MSME", "Config", "ConfigError", "EcommerceModel", "LargeFirm", "Platform", "Shopper",

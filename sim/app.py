@@ -2,12 +2,12 @@
 
 Two pages: the live model (every policy lever; the chosen policy and its same-seed no-policy
 counterfactual stepped together) and a browser of finished sweep folders. The pages live in
-``sim.viz.dashboard``; the model core never imports them.
+``sim.faces.dashboard``; the model core never imports them.
 """
 
 import solara
 
-from sim.viz.dashboard import LivePage, SweepPage
+from sim.faces.dashboard import LivePage, SweepPage
 
 routes = [
     solara.Route(path="/", component=LivePage, label="Live model"),

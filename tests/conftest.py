@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.config import Config
-from sim.hydra_app import compose_config
-from sim.model import EcommerceModel
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import compose_config
+from sim.schema.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["market.shoppers.n_agents=4000", "market.msmes.n_agents=1000", "counterfactual=null"]

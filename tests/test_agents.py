@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.agents import MSME, LargeFirm, Platform, Shopper
-from sim.model import EcommerceModel
+from sim.core.agents import MSME, LargeFirm, Platform, Shopper
+from sim.core.model import EcommerceModel
 from tests.conftest import small_config
 
 

@@ -16,7 +16,7 @@ from sim.api import (
     run_sweep,
     sweep_command,
 )
-from sim.hydra_app import config_dir, register_configs
+from sim.experiments.compose import config_dir, register_configs
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false",
         "counterfactual=null"]

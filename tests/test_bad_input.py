@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import ConfigError
-from sim.hydra_app import load_scenario
+from sim.experiments.compose import load_scenario
+from sim.schema.config import ConfigError
 from tests.conftest import run_cli, small_config
 
 CASES = [

@@ -8,7 +8,8 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from sim.calibrate import (
+from sim.schema.config import ConfigError
+from sim.studies.calibrate import (
     CalibrateConfig,
     ParameterRange,
     calibrate,
@@ -18,7 +19,6 @@ from sim.calibrate import (
     pre_ban_targets,
     write_market_config,
 )
-from sim.config import ConfigError
 
 TINY = ['model_overrides=["market.shoppers.n_agents=1500","market.msmes.n_agents=400",'
         '"burn_in_weeks=10"]']

@@ -16,9 +16,9 @@ from multiprocessing import get_context
 import numpy as np
 import pytest
 
-from sim.hydra_app import compose_config
-from sim.moments import calibration_targets, fit_moments, record_moments
-from sim.run import simulate
+from sim.experiments.compose import compose_config
+from sim.experiments.run import simulate
+from sim.studies.moments import calibration_targets, fit_moments, record_moments
 
 # Several seeds of the full default market: the slow tier.
 pytestmark = pytest.mark.slow

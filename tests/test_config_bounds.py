@@ -8,8 +8,8 @@ from dataclasses import fields, is_dataclass
 
 import pytest
 
-import sim.config as config_module
-from sim.config import Config, ConfigError, PlatformConfig, RateChange
+import sim.schema.config as config_module
+from sim.schema.config import Config, ConfigError, PlatformConfig, RateChange
 from tests.conftest import small_config
 
 

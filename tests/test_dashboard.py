@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import solara
 
-from sim.model import EcommerceModel
-from sim.viz import charts
-from sim.viz.dashboard import MODEL_PARAMS, LivePage, SweepPage, load_sweep_figures
-from sim.viz.paired import PolicyVsCounterfactual
+from sim.core.model import EcommerceModel
+from sim.core.paired import PolicyVsCounterfactual
+from sim.faces.dashboard import MODEL_PARAMS, LivePage, SweepPage, load_sweep_figures
+from sim.views import charts
 
 SMALL = {"n_shoppers": 1500, "n_msmes": 400}
 

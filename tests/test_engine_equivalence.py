@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.bench import channel_shares_agree
-from sim.market import spread_app_adoption
-from sim.population import build_shoppers
+from sim.core.market import spread_app_adoption
+from sim.core.population import build_shoppers
 from tests.conftest import small_config
 
 
@@ -39,7 +39,7 @@ def test_adoption_probability_matches_the_bass_formula():
 
 
 def test_nested_logit_never_picks_an_unavailable_channel_even_at_the_edges():
-    from sim.market import nested_logit_draw
+    from sim.core.market import nested_logit_draw
 
     utility = np.array([[0.0, 0.0, 0.0], [1.0, -50.0, 0.0], [0.0, 0.0, 60.0]], dtype=np.float32).T
     available = np.array([[False, True, True], [True, False, True], [True, True, True]]).T

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.estimate import (
+from sim.schema.packaged import config_dir
+from sim.studies.estimate import (
     PARAMETERS,
-    ROOT,
     contract_levels,
     estimate,
     from_free,
@@ -62,7 +62,7 @@ def test_estimate_on_a_tiny_market_identifies_and_reports(tmp_path: Path):
 
 def test_promote_writes_the_estimate_where_the_default_run_reads_it(tmp_path: Path):
     copy = tmp_path / "default.yaml"
-    shutil.copy(ROOT / "conf" / "market" / "default.yaml", copy)
+    shutil.copy(config_dir() / "market" / "default.yaml", copy)
     result = {"parameters": [{"key": "market.shoppers.impulse_rate", "estimate": 0.123456},
                              {"key": "market.platforms.tokopedia.content_cap", "estimate": 0.0555},
                              {"key": "market.macro.offline_restriction_utility", "estimate": -0.25}]}
@@ -72,7 +72,7 @@ def test_promote_writes_the_estimate_where_the_default_run_reads_it(tmp_path: Pa
     assert "    content_cap: 0.0555" in text
     assert "  offline_restriction_utility: -0.25" in text
     # Only the Tokopedia block changed: Shopee's content cap keeps its value.
-    original = (ROOT / "conf" / "market" / "default.yaml").read_text()
+    original = (config_dir() / "market" / "default.yaml").read_text()
     assert text.count("content_cap:") == original.count("content_cap:")
     with pytest.raises(SystemExit, match=r"market\.shoppers\.no_such_key"):
         promote({"parameters": [{"key": "market.shoppers.no_such_key", "estimate": 1.0}]}, copy)
@@ -119,7 +119,7 @@ def test_the_level_contraction_halves_the_step_of_a_level_that_overshoots():
 
 
 def test_a_step_past_a_shares_bound_stays_at_the_bound():
-    from sim.estimate import within_bounds
+    from sim.studies.estimate import within_bounds
 
     by_key = {p.key: p for p in PARAMETERS}
     link, rate = by_key["market.shoppers.link_follow_share"], by_key["market.shoppers.impulse_rate"]
@@ -140,7 +140,7 @@ class _Linear:
 
 
 def test_the_jacobian_of_a_share_at_its_bound_looks_inward():
-    from sim.estimate import jacobian
+    from sim.studies.estimate import jacobian
 
     link = next(p for p in PARAMETERS if p.key == "market.shoppers.link_follow_share")
     names = [t.name for t in targets()]

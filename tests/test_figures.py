@@ -16,8 +16,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from sim.model import EcommerceModel
-from sim.plotting import (
+from sim.core.model import EcommerceModel
+from sim.views.figures import (
     GROUP_COLOURS,
     RUN_DPI,
     SMOOTH_WEEKS,

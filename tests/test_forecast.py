@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.estimate import PARAMETERS, from_free, to_free
-from sim.forecast import main, parameter_draws
+from sim.studies.estimate import PARAMETERS, from_free, to_free
+from sim.studies.forecast import main, parameter_draws
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "burn_in_weeks=10"]
 
 
 def write_estimate(path: Path, sd: float) -> dict[str, float]:
-    """An estimate file in the format sim.estimate writes: priors as the estimate, given spread."""
+    """An estimate file in the format sim.studies.estimate writes: priors as the estimate, given spread."""
     rows = [{"key": p.key, "free": to_free(p, p.prior)} for p in PARAMETERS]
     cov = np.eye(len(rows)) * sd**2
     path.write_text(json.dumps({"parameters": rows, "free_covariance": cov.tolist()}))
@@ -70,7 +70,7 @@ def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
 
 @pytest.mark.slow
 def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
-    from sim.forecast import summarise
+    from sim.studies.forecast import summarise
 
     runs = pd.DataFrame({"level": "storefront", "year": 2024, "name": "Shopee",
                          "share": [0.40, 0.42, 0.90], "parameter_set": ["a", "b", "c"],
@@ -82,9 +82,9 @@ def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
 
 @pytest.mark.slow
 def test_the_fit_to_the_record_is_small_for_the_estimated_market_and_large_far_from_it():
-    from sim.forecast import fit_to_the_record
-    from sim.hydra_app import compose_config
-    from sim.run import simulate
+    from sim.experiments.compose import compose_config
+    from sim.experiments.run import simulate
+    from sim.studies.forecast import fit_to_the_record
 
     small = ["market.shoppers.n_agents=4000", "market.msmes.n_agents=1000", "counterfactual=null",
              "end_date=2024-03-18"]

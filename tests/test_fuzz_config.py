@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from sim.config import Config, ConfigError, PlatformConfig, dataclass_keys, validate
-from sim.hydra_app import check_overrides, compose_config, to_config
-from sim.model import EcommerceModel
-from sim.run import check_finite
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import check_overrides, compose_config, to_config
+from sim.experiments.run import check_finite
+from sim.schema.config import Config, ConfigError, PlatformConfig, dataclass_keys, validate
 
 # Tiny scale: a short window that holds the history scenario's dates, few agents, short burn-in.
 BASE = compose_config(["scenario=history", "start_date=2023-09-04", "end_date=2024-03-25",

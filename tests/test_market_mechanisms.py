@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from sim.config import MacroConfig
-from sim.market import (
+from sim.core.market import (
     Offer,
     book_profits,
     channel_price_markup,
@@ -30,10 +29,11 @@ from sim.market import (
     spread_app_adoption,
     update_listings,
 )
-from sim.metrics import SIZE_CLASSES, size_class
-from sim.model import EcommerceModel
-from sim.policies import build_policy_path, macro_path
-from sim.population import correlated_holdings, online_share
+from sim.core.model import EcommerceModel
+from sim.core.policies import build_policy_path, macro_path
+from sim.core.population import correlated_holdings, online_share
+from sim.core.recorder import SIZE_CLASSES, size_class
+from sim.schema.config import MacroConfig
 from tests.conftest import small_config
 
 TINY = ("market.shoppers.n_agents=3000", "market.msmes.n_agents=600", "burn_in_weeks=0")

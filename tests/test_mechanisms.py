@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.market import Offer, channel_utility, nested_logit_draw
-from sim.model import EcommerceModel
-from sim.population import build_shoppers
+from sim.core.market import Offer, channel_utility, nested_logit_draw
+from sim.core.model import EcommerceModel
+from sim.core.population import build_shoppers
 from tests.conftest import run_table, series, small_config, window_mean
 
 Y2022 = ("2022-01-01", "2023-01-01")

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.config import ConfigError
-from sim.hydra_app import compose_config
-from sim.levers import LEVER_KEYS, Levers, policies
-from sim.model import EcommerceModel
+from sim.core.levers import LEVER_KEYS, Levers
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import compose_config
+from sim.schema.config import ConfigError
+from sim.schema.packaged import policies
 from tests.conftest import series, small_config
 
 SMALL = {"n_shoppers": 1500, "n_msmes": 400, "burn_in_weeks": 8}
@@ -171,12 +172,13 @@ def test_model_core_imports_neither_hydra_nor_the_dashboard():
 
     code = (
         "import sys\n"
-        "from sim.model import EcommerceModel\n"
+        "from sim.core.model import EcommerceModel\n"
         "EcommerceModel(policy='no_policy', end_date='2021-02-01', n_shoppers=500, n_msmes=200,"
         " burn_in_weeks=2).run()\n"
         "loaded = sorted({k.split('.')[0] for k in sys.modules} & "
         "{'hydra', 'solara', 'matplotlib', 'reacton', 'ipywidgets'})\n"
-        "loaded += [k for k in sys.modules if k.startswith(('sim.viz', 'sim.plotting', 'sim.app'))]\n"
+        "loaded += [k for k in sys.modules"
+        " if k.startswith(('sim.views', 'sim.experiments', 'sim.studies', 'sim.faces', 'sim.app'))]\n"
         "print(loaded)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import Config, PlatformConfig, dataclass_keys
+from sim.schema.config import Config, PlatformConfig, dataclass_keys
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
 HEADER = ["key", "unit", "default", "bounds", "meaning", "source or reason"]
@@ -72,7 +72,7 @@ def assert_keys_match_schema(listed: list[str], doc: str) -> None:
     missing = sorted(expected - set(listed))
     extra = sorted(set(listed) - expected)
     assert not missing and not extra and not duplicates, (
-        f"{doc} is out of step with sim/config.py:\n"
+        f"{doc} is out of step with sim/schema/config.py:\n"
         f"  missing (in the schema, not in the table): {missing}\n"
         f"  extra (in the table, not in the schema): {extra}\n"
         f"  listed more than once: {duplicates}"
@@ -96,8 +96,8 @@ def test_every_row_has_unit_default_meaning_and_source(rows):
 
 def test_documented_defaults_are_the_composed_defaults():
     """The default column says what `python -m sim` actually uses (tools/sync_param_docs.py)."""
-    from sim.config import Config
-    from sim.hydra_app import compose_config
+    from sim.experiments.compose import compose_config
+    from sim.schema.config import Config
     from tools.sync_param_docs import DOCS, default_cell
 
     cfg, schema = compose_config([]), Config()
@@ -127,7 +127,8 @@ def test_documented_defaults_are_the_composed_defaults():
 
 
 def test_documented_bounds_are_the_schema_bounds(rows):
-    """The bounds column is what sim/config.py declares and validate checks (tools/sync_param_docs.py)."""
+    """The bounds column is what sim/schema/config.py declares and validate checks
+    (tools/sync_param_docs.py)."""
     from tools.sync_param_docs import bounds_cell
 
     stale = []

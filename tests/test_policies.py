@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calendar import first_step_on_or_after, weekly_dates
-from sim.policies import build_policy_path
+from sim.core.policies import build_policy_path
+from sim.schema.weeks import first_step_on_or_after, weekly_dates
 from tests.conftest import run_table, series, small_config, window_mean
 
 BAN, RELAUNCH, DEAL, FLOOR = "2023-10-04", "2023-12-12", "2023-12-11", "2023-09-26"

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config import Config
-from sim.hydra_app import compose_config
-from sim.market import exit_threshold_idr
-from sim.model import EcommerceModel
-from sim.run import simulate
+from sim.core.market import exit_threshold_idr
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import compose_config
+from sim.experiments.run import simulate
+from sim.schema.config import Config
 from tests.conftest import small_config
 
 

@@ -14,11 +14,9 @@ import pandas as pd
 import pytest
 
 import sim
-import sim.run as run_module
-from sim.config import ConfigError
-from sim.errors import RunError, describe, exit_cleanly
-from sim.hydra_app import compose_config, load_scenario
-from sim.run import (
+import sim.experiments.run as run_module
+from sim.experiments.compose import compose_config, load_scenario
+from sim.experiments.run import (
     check_finite,
     completed_summary,
     locked,
@@ -26,6 +24,8 @@ from sim.run import (
     run_job,
     write_json,
 )
+from sim.schema.config import ConfigError
+from sim.schema.errors import RunError, describe, exit_cleanly
 from tests.conftest import run_cli, small_config
 
 TINY = ["scenario=no_policy", "start_date=2023-09-04", "end_date=2023-12-25", "burn_in_weeks=0",
@@ -210,13 +210,13 @@ def test_the_command_line_says_what_it_refuses(tmp_path, args, code, fragment):
 
 
 ANALYSIS = [
-    ("sim.forecast", ["--seeds", "0"], 2, "--seeds: must be >= 1"),
-    ("sim.validate", ["--seeds", "0"], 2, "--seeds: must be >= 1"),
-    ("sim.sensitivity", ["--trajectories", "0"], 2, "--trajectories: must be >= 1"),
-    ("sim.sensitivity", ["market.shoppers.n_agentz=3"], 2, "market.shoppers.n_agentz"),
-    ("sim.forecast", ["market.shoppers.population=nan"], 2, "market.shoppers.population"),
-    ("sim.calibrate", ["trialz=3"], 2, "trialz"),
-    ("sim.aggregate", ["/no/such/sweep"], 2, "not a directory"),
+    ("sim.studies.forecast", ["--seeds", "0"], 2, "--seeds: must be >= 1"),
+    ("sim.studies.validate", ["--seeds", "0"], 2, "--seeds: must be >= 1"),
+    ("sim.studies.sensitivity", ["--trajectories", "0"], 2, "--trajectories: must be >= 1"),
+    ("sim.studies.sensitivity", ["market.shoppers.n_agentz=3"], 2, "market.shoppers.n_agentz"),
+    ("sim.studies.forecast", ["market.shoppers.population=nan"], 2, "market.shoppers.population"),
+    ("sim.studies.calibrate", ["trialz=3"], 2, "trialz"),
+    ("sim.experiments.aggregate", ["/no/such/sweep"], 2, "not a directory"),
 ]
 
 

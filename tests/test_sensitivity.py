@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibrate import ParameterRange
-from sim.config import ConfigError
-from sim.sensitivity import OUTPUTS, morris, most_influential, sobol
+from sim.schema.config import ConfigError
+from sim.studies.calibrate import ParameterRange
+from sim.studies.sensitivity import OUTPUTS, morris, most_influential, sobol
 from tests.conftest import run_cli, small_config
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400"]

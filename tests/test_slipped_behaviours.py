@@ -20,19 +20,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.agents import Platform
-from sim.calendar import weekly_dates
-from sim.config import MSMEConfig
-from sim.market import (
+from sim.core.agents import Platform
+from sim.core.market import (
     Offer,
     clear_market,
     eligible_sellers,
     seller_attractiveness,
     shoppers_shop,
 )
-from sim.model import EcommerceModel
-from sim.policies import build_policy_path
-from sim.population import CROSS_BORDER, LOCAL, MSMEs
+from sim.core.model import EcommerceModel
+from sim.core.policies import build_policy_path
+from sim.core.population import CROSS_BORDER, LOCAL, MSMEs
+from sim.schema.config import MSMEConfig
+from sim.schema.weeks import weekly_dates
 from tests.conftest import ROOT, small_config
 
 # --- tiny constructed sellers ---------------------------------------------------------------------
@@ -311,8 +311,8 @@ KILLED_WHILE_WRITING_THE_TABLE = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     import pandas as pd
-    from sim.hydra_app import compose_config
-    from sim.run import run_job
+    from sim.experiments.compose import compose_config
+    from sim.experiments.run import run_job
 
     def killed(*args, **kwargs):
         os._exit(9)  # as SIGKILL, an OOM kill or a cluster time limit: no cleanup runs
@@ -324,7 +324,7 @@ KILLED_WHILE_WRITING_THE_TABLE = textwrap.dedent("""
 
 
 def test_a_run_killed_while_writing_its_table_leaves_no_summary_json(tmp_path: Path):
-    """Mutant: ``summary.json`` written before ``timeseries.parquet`` in ``sim.run``.
+    """Mutant: ``summary.json`` written before ``timeseries.parquet`` in ``sim.experiments.run``.
 
     summary.json is what marks a run as finished, so it is written last: a run that dies while
     writing its table (where no ``finally`` runs) leaves no summary.json anywhere, not even in its
@@ -352,7 +352,7 @@ def test_a_run_killed_while_writing_its_table_leaves_no_summary_json(tmp_path: P
 
 
 def test_a_finished_run_lists_in_its_summary_only_files_that_exist(tmp_path: Path):
-    from sim.run import run_job
+    from sim.experiments.run import run_job
 
     cfg = small_config(*SHORT_RUN)
     run_job(cfg, tmp_path / "run", None)

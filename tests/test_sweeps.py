@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from sim.hydra_app import config_dir, register_configs
-from sim.model import EcommerceModel
-from sim.sweep import sweep_jobs
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import config_dir, register_configs
+from sim.experiments.sweep import sweep_jobs
 from tests.conftest import run_cli, small_config
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false"]
@@ -82,7 +82,7 @@ def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Pa
     assert sorted(runs["status"]) == ["failed", "ok"]
     failed = runs[runs["status"] == "failed"].iloc[0]
     assert "market.shoppers.network_degree" in failed["error"]
-    again = subprocess.run([sys.executable, "-m", "sim.aggregate", str(tmp_path / "sweep")],
+    again = subprocess.run([sys.executable, "-m", "sim.experiments.aggregate", str(tmp_path / "sweep")],
                            capture_output=True, text=True)
     assert again.returncode == 1 and "failed" in again.stdout
 
@@ -96,7 +96,7 @@ import os
 if "SIM_TEST_KILL_SEED" in os.environ:
     import signal
 
-    import sim.run as run
+    import sim.experiments.run as run
 
     simulate = run.simulate_with_history
 

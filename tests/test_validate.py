@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.estimate import PARAMETERS, to_free
-from sim.validate import (
+from sim.studies.estimate import PARAMETERS, to_free
+from sim.studies.validate import (
     Pattern,
     backtest_score,
     estimation_sections,

@@ -2,7 +2,7 @@
 
     python tools/fit_defaults.py [--seeds 5] [--iterations 20] [--write]
 
-Moments (sim.moments.fit_moments), averaged over seeds, of the ``no_policy`` scenario run to
+Moments (sim.studies.moments.fit_moments), averaged over seeds, of the ``no_policy`` scenario run to
 2023-09-25 (identical to ``history`` before the floor's first week, by common random numbers):
 - each marketplace's 2022 GMV share -> its ``brand_utility`` (log-share contraction, as in BLP);
 - TikTok Shop's 2022 share -> its ``adoption_innovation_per_week`` (how early diffusion starts);
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import Config
-from sim.hydra_app import compose_config
-from sim.model import EcommerceModel
-from sim.moments import calibration_targets, fit_moments
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import compose_config
+from sim.schema.config import Config
+from sim.studies.moments import calibration_targets, fit_moments
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_END = "2023-09-25"

@@ -3,9 +3,9 @@
     python tools/sync_param_docs.py
 
 The defaults in docs/parameters.md and docs/ODD.md come from one place, the config that
-`python -m sim` composes (conf/ and the schema in sim/config.py); tests/test_parameter_docs.py
+`python -m sim` composes (conf/ and the schema in sim/schema/config.py); tests/test_parameter_docs.py
 fails when a table says otherwise, for example after tools/fit_defaults.py --write. The bounds
-come from each field's metadata in sim/config.py (``bounds``, ``choice``, ``iso_date``,
+come from each field's metadata in sim/schema/config.py (``bounds``, ``choice``, ``iso_date``,
 ``nonempty``, ``note``), the same metadata ``validate`` checks.
 """
 
@@ -17,8 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from sim.config import Config, PlatformConfig, allowed_text, config_value
-from sim.hydra_app import compose_config
+from sim.experiments.compose import compose_config
+from sim.schema.config import Config, PlatformConfig, allowed_text, config_value
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "docs" / "parameters.md", ROOT / "docs" / "ODD.md"]

@@ -1,0 +1,426 @@
+"""The week's mechanics as array operations: adoption, channel choice, market clearing, sellers.
+
+Channel index convention: columns 0..J-1 are the storefronts in roster order, column J is offline.
+No function here loops over shoppers or sellers; loops run over platforms (a handful) at most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core.population import CROSS_BORDER, LOCAL, MSMEs, Shoppers
+from sim.schema.config import MSMEConfig, ShopperConfig
+
+
+@dataclass
+class Offer:
+    """What each channel looks like to shoppers this week; arrays have one entry per channel (J+1)."""
+
+    brand_utility: np.ndarray
+    log_effective_price: np.ndarray  # log(price index x (1 - subsidy))
+    log_variety: np.ndarray  # log share of active firms a shopper can buy from there
+    discovery: np.ndarray  # content-driven exposure per unit of taste (0 for marketplaces, offline)
+    local_share: np.ndarray  # share of last week's sales that went to local producers
+    subsidy: np.ndarray  # buyer subsidy, share of list price (0 offline)
+
+
+# --- shoppers -----------------------------------------------------------------------------------
+# Shopper arrays are channel-major, (channels, shoppers); see sim.core.population.
+
+
+def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarray,
+                        word_of_mouth: np.ndarray, rng: np.random.Generator) -> None:
+    """Bass diffusion on the social network, per week: a shopper who can reach a launched app
+    and does not use it yet adopts it with probability p + q x (share of her ties using it),
+    combined as independent chances.
+
+    Only those candidates are touched, and the count of each shopper's ties using each app is
+    kept up to date from the week's new adopters (through the followers index), so the cost
+    falls as apps saturate. Every shopper gets a uniform per launched app whether or not she is a
+    candidate: a policy changes who is a candidate (a buyer who follows a seller's link installs
+    the app), and a candidate's uniform must not depend on that (common random numbers).
+    """
+    degree = sh.ties.shape[0]
+    for j in np.flatnonzero(launched):
+        u = rng.random(sh.n, dtype=np.float32)
+        candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
+        if candidates.size == 0:
+            continue
+        tie_share = sh.ties_using[j, candidates] * np.float32(1.0 / max(degree, 1))
+        stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
+        adopt_apps(sh, int(j), candidates[u[candidates] < 1.0 - stay_out])
+
+
+def adopt_apps(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
+    """``shoppers`` (who do not use app j yet) start using it; their followers' tie counts follow."""
+    sh.adopted[j, shoppers] = True
+    np.add.at(sh.ties_using[j], sh.followers_of(shoppers), 1)
+
+
+def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
+    """Deterministic utility (channels, shoppers) of every channel for every shopper."""
+    base = offer.brand_utility + cfg.variety_weight * offer.log_variety
+    f32 = np.float32
+    utility = cfg.habit_weight * sh.habit
+    utility += base.astype(f32)[:, None]
+    utility -= offer.log_effective_price.astype(f32)[:, None] * sh.price_sensitivity[None, :]
+    utility += (cfg.discovery_weight * offer.discovery).astype(f32)[:, None] * (
+        sh.discovery_taste[None, :])
+    utility += (cfg.local_weight * offer.local_share).astype(f32)[:, None] * (
+        sh.local_preference[None, :])
+    return utility
+
+
+def nested_logit_draw(utility: np.ndarray, available: np.ndarray, u: np.ndarray,
+                      nest_lambda: float) -> np.ndarray:
+    """Nested-logit choice between offline (last row) and a nest of online storefronts.
+
+    ``utility`` and ``available`` are (channels, choosers). ``nest_lambda`` in (0, 1] is the nest's
+    dissimilarity: 1 is a plain multinomial logit; lower values make storefronts closer
+    substitutes of each other than of offline, so a new app draws mostly from other apps. One
+    uniform per chooser (inverse CDF) keeps choices comparable across scenarios (common random
+    numbers).
+    """
+    f32 = np.float32
+    online = np.multiply(utility[:-1], f32(1.0 / nest_lambda))
+    np.copyto(online, f32(-np.inf), where=~available[:-1])
+    top = online.max(axis=0)
+    any_online = top > -np.inf
+    top[~any_online] = 0.0
+    online -= top
+    np.exp(online, out=online)  # within-nest weights, unnormalised
+    within_sum = online.sum(axis=0)
+    within_sum[~any_online] = 1.0
+    inclusive = f32(nest_lambda) * (top + np.log(within_sum))
+    with np.errstate(over="ignore"):
+        p_online = np.where(any_online, 1.0 / (1.0 + np.exp(utility[-1] - inclusive)), 0.0)
+    # Inverse CDF over storefronts then offline: P(channel <= j) = p_online x cumsum(w)_j / sum(w);
+    # the choice is the first channel whose running weight sum exceeds u x sum(w) / p_online, so
+    # count the running sums at or below it (a zero-weight channel is never chosen, even at u = 0;
+    # with no online chance at all the target is infinite and the choice is offline).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target = np.where(p_online > 0, u * within_sum / p_online, np.inf).astype(f32)
+    choice = np.zeros(u.shape[0], dtype=np.int8)
+    running = np.zeros(u.shape[0], dtype=f32)
+    for row in online:
+        running += row
+        choice += running <= target
+    return choice
+
+
+@dataclass
+class ShopperWeek:
+    demand_idr: np.ndarray  # (J+1,) spend at list prices per channel
+    buyers: np.ndarray  # (J+1,) people who bought there this week
+    planned_idr: np.ndarray  # (J+1,) of which planned purchases
+    impulse_idr: np.ndarray  # (J+1,) of which discovery (impulse) purchases
+    lost_discovery_idr: float  # discovery demand that found no open channel
+    displaced_idr: float  # planned spend given up this week for earlier discovery purchases
+
+
+def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
+    """(J+1,) list-price spend per IDR of budget at each channel.
+
+    Out of pocket a shopper spends ``budget x P^(1 - elasticity)`` where P is the channel's price
+    index after subsidy; sellers receive that grossed up by the subsidy. At elasticity 1 the
+    out-of-pocket spend is fixed and a subsidy is re-spent in full at list prices; above 1 a
+    cheaper channel also sells more.
+    """
+    return np.exp(offer.log_effective_price * (1.0 - elasticity)) / (1.0 - offer.subsidy)
+
+
+def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_share: np.ndarray,
+                  steer_share: np.ndarray, steer_to: np.ndarray, is_social: np.ndarray, spend_index: float,
+                  cfg: ShopperConfig, draws: dict[str, np.ndarray]) -> ShopperWeek:
+    """The week's planned and discovery purchases of every shopper.
+
+    Budgets are in IDR of the start date times ``spend_index`` (the dated income and price path).
+    A discovery purchase takes ``impulse_displacement`` of its out-of-pocket cost from the
+    shopper's later planned spending (the same household budget): it is carried as
+    ``sh.deferred_idr`` and paid down by her next planned purchases.
+    """
+    n_channels = offer.brand_utility.shape[0]
+    n_platforms = n_channels - 1
+    # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
+    # open only to the evading share (1 - compliance) of shoppers.
+    available = np.ones((n_channels, sh.n), dtype=bool)
+    np.logical_and(sh.adopted, sh.evade_draw[None, :] < transact_share[:, None],
+                   out=available[:n_platforms])
+    utility = channel_utility(sh, offer, cfg)
+
+    shops = draws["shop"] < sh.shop_prob
+    choice = nested_logit_draw(utility, available, draws["choice"], cfg.online_nest_lambda)
+    factor = list_spend_factor(offer, cfg.spend_price_elasticity)
+    budget = sh.budget.astype(np.float64) * spend_index
+    out_of_pocket = budget * (factor[choice] * (1.0 - offer.subsidy[choice])) * shops
+    paid_down = np.minimum(out_of_pocket, sh.deferred_idr)
+    sh.deferred_idr -= paid_down
+    planned_spend = (out_of_pocket - paid_down) / (1.0 - offer.subsidy[choice])
+    planned_idr = np.bincount(choice, weights=planned_spend, minlength=n_channels)
+    buyers = np.bincount(choice, weights=shops & (planned_spend > 0), minlength=n_channels)
+    update_habit(sh, shops, choice, cfg.habit_learning_rate)
+
+    open_marketplace = ~is_social & (transact_share > 0)
+    impulse_idr, impulse_buyers, lost = discovery_purchases(
+        sh, utility, available, choice, shops, offer, leak_share, steer_share, steer_to,
+        open_marketplace, budget, factor, cfg, draws)
+    w = sh.weight
+    return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
+                       buyers=w * (buyers + impulse_buyers),
+                       planned_idr=w * planned_idr, impulse_idr=w * impulse_idr,
+                       lost_discovery_idr=w * lost,
+                       displaced_idr=w * float((paid_down / (1.0 - offer.subsidy[choice])).sum()))
+
+
+def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray,
+                        choice: np.ndarray, shops: np.ndarray, offer: Offer,
+                        leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
+                        open_marketplace: np.ndarray,
+                        budget: np.ndarray, factor: np.ndarray, cfg: ShopperConfig,
+                        draws: dict[str, np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Impulse purchases created by content (social apps, and marketplaces' live and video).
+
+    The content comes from the most discovery-rich app the shopper uses. If that app's checkout is
+    closed to her, a share ``leak_share`` follows the seller's link to the open marketplace she
+    likes best among those she uses; one who uses none installs the one she likes best (a link
+    opens the shop in its app) and uses it from then on. The rest is lost. After legal close an
+    operator group may route a share ``steer_share[j]`` of storefront j's discovery sales to its
+    partner's checkout (``steer_to[j]``) for shoppers holding both. Returns spend and new buyers
+    per channel, and the lost spend (all per agent, before weighting); bought purchases add their
+    displaced share to ``sh.deferred_idr``.
+    """
+    n_channels = utility.shape[0]
+    sources = np.flatnonzero(offer.discovery[:-1] > 0)
+    if sources.size == 0:
+        return np.zeros(n_channels), np.zeros(n_channels), 0.0
+    reach = sh.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
+    exposure = reach.sum(axis=0)
+    source = sources[reach.argmax(axis=0)]
+    direct = available[source, np.arange(sh.n)]
+    impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure * sh.discovery_taste, 1.0)
+    destination = source.copy()
+    bought = impulse & direct
+    # Blocked discovery demand: a share follows the seller's link to a marketplace.
+    blocked = np.flatnonzero(impulse & ~direct & (draws["leak"] < leak_share[source]))
+    marketplaces = np.flatnonzero(open_marketplace)
+    if blocked.size and marketplaces.size:
+        uses = sh.adopted[marketplaces][:, blocked]
+        uses[:, ~uses.any(axis=0)] = True
+        scores = np.where(uses, utility[marketplaces][:, blocked], -np.inf)
+        destination[blocked] = marketplaces[scores.argmax(axis=0)]
+        bought[blocked] = True
+        for j in marketplaces:
+            newcomers = blocked[destination[blocked] == j]
+            adopt_apps(sh, int(j), newcomers[~sh.adopted[j, newcomers]])
+    for j in np.flatnonzero(steer_share > 0):
+        partner = int(steer_to[j])
+        steered = bought & (destination == j) & available[partner] & (draws["steer"] < steer_share[j])
+        destination[steered] = partner
+    spend = cfg.impulse_spend_share * budget * factor[destination]
+    impulse_idr = np.bincount(destination, weights=spend * bought, minlength=n_channels)
+    new_buyer = bought & ~(shops & (choice == destination))
+    impulse_buyers = np.bincount(destination, weights=new_buyer, minlength=n_channels)
+    lost = float((spend * (impulse & ~bought)).sum())
+    sh.deferred_idr += (cfg.impulse_displacement * spend * bought
+                        * (1.0 - offer.subsidy[destination]))
+    return impulse_idr, impulse_buyers, lost
+
+
+def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: float) -> None:
+    """Habit stock: exponential memory of the channels a shopper chose when she shopped."""
+    sh.habit *= np.where(shops, np.float32(1.0 - rate), np.float32(1.0))[None, :]
+    idx = np.flatnonzero(shops)
+    sh.habit[choice[idx], idx] += np.float32(rate)
+
+
+# --- market clearing ----------------------------------------------------------------------------
+
+
+@dataclass
+class Clearing:
+    sold_idr: np.ndarray  # (M, J+1) sales at list prices per seller and channel
+    gmv_idr: np.ndarray  # (J+1,) sales per channel, virtual goods included
+    unmet_idr: float  # demand that met no seller with capacity left
+    virtual_idr: np.ndarray  # (J+1,) of gmv_idr: virtual goods, sold by no seller
+
+
+def split_virtual_goods(demand_idr: np.ndarray, virtual_share: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(goods, virtual) parts of each channel's demand: a storefront's share of virtual goods
+    (phone credit, bills, vouchers) is served by the platform and its billers, not by sellers."""
+    virtual = demand_idr * np.append(virtual_share, 0.0)
+    return demand_idr - virtual, virtual
+
+
+def seller_attractiveness(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """How strongly a channel's ranking and buyers favour each agent's firms (all of them)."""
+    return ms.weight * ms.scale * np.exp(ms.quality) * np.power(ms.price, -cfg.price_elasticity)
+
+
+def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.ndarray:
+    """(M, J+1) share of each agent's firms that can sell where: active, listed there and not
+    blocked by the cross-border floor; offline needs a stall. A storefront whose checkout runs on
+    a partner's back end with a shared seller pool (``pool_with[j]`` = partner, else -1) also sells
+    the partner's listed firms."""
+    n_platforms = ms.listed_share.shape[1]
+    can_sell = ms.active & ~((ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd)
+                             & ~ms.positive_listed)
+    listed = ms.listed_share
+    eligible = np.empty((ms.n, n_platforms + 1))
+    eligible[:, :n_platforms] = listed * can_sell[:, None]
+    for k in np.flatnonzero(pool_with >= 0):
+        eligible[:, k] = np.maximum(listed[:, k], listed[:, pool_with[k]]) * can_sell
+    eligible[:, n_platforms] = ms.active & ms.has_stall
+    return eligible
+
+
+def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_boost: np.ndarray,
+                 cfg: MSMEConfig, virtual_share: np.ndarray | None = None) -> Clearing:
+    """Split each channel's demand for goods over its sellers by attractiveness, then ration by
+    capacity; the storefronts' virtual goods (``virtual_share``, J entries) reach no seller."""
+    if virtual_share is None:
+        virtual_share = np.zeros(demand_idr.shape[0] - 1)
+    demand_idr, virtual = split_virtual_goods(demand_idr, virtual_share)
+    boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
+    boost = 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
+    pull = eligible * seller_attractiveness(ms, cfg)[:, None] * boost
+    total_pull = pull.sum(axis=0)
+    share = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
+    sold = share * demand_idr[None, :]
+    # Two rounds: what capacity-bound sellers cannot serve goes to those with room left, in
+    # proportion to the same attractiveness; what still finds no seller is unmet.
+    for _ in range(2):
+        fill = _fill_rate(ms.capacity_idr, sold.sum(axis=1))
+        leftover = (sold * (1.0 - fill)[:, None]).sum(axis=0)
+        sold *= fill[:, None]
+        room = pull * (fill >= 1.0)[:, None]
+        room_total = room.sum(axis=0)
+        sold += np.divide(room, room_total, out=np.zeros_like(room), where=room_total > 0) * (
+            leftover[None, :])
+    sold *= _fill_rate(ms.capacity_idr, sold.sum(axis=1))[:, None]
+    goods_sold = sold.sum(axis=0)
+    return Clearing(sold_idr=sold, gmv_idr=goods_sold + virtual,
+                    unmet_idr=float(demand_idr.sum() - goods_sold.sum()), virtual_idr=virtual)
+
+
+def _fill_rate(capacity_idr: np.ndarray, wanted_idr: np.ndarray) -> np.ndarray:
+    return np.minimum(1.0, np.divide(capacity_idr, wanted_idr, out=np.ones_like(wanted_idr),
+                                     where=wanted_idr > 0))
+
+
+@dataclass
+class Ledger:
+    """The week's money flows per channel, IDR; buyer_paid + subsidy == receipts + commission."""
+
+    buyer_paid: np.ndarray
+    subsidy: np.ndarray
+    seller_receipts: np.ndarray
+    commission: np.ndarray
+
+
+def settle_payments(gmv_idr: np.ndarray, subsidy_rate: np.ndarray,
+                    commission_rate: np.ndarray) -> Ledger:
+    subsidy = gmv_idr[:-1] * subsidy_rate
+    commission = gmv_idr[:-1] * commission_rate
+    zero = np.zeros(1)
+    return Ledger(buyer_paid=gmv_idr - np.concatenate([subsidy, zero]),
+                  subsidy=np.concatenate([subsidy, zero]),
+                  seller_receipts=gmv_idr - np.concatenate([commission, zero]),
+                  commission=np.concatenate([commission, zero]))
+
+
+# --- sellers ------------------------------------------------------------------------------------
+
+
+def channel_price_markup(commission_rate: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """(J+1,) factor on sellers' prices per channel: storefront fees passed into prices."""
+    return np.append(1.0 + cfg.commission_pass_through * commission_rate, 1.0)
+
+
+def listing_cost_idr(ms: MSMEs, shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """(M, J) weekly cost of the storefronts an agent's firms run. A storefront whose checkout runs
+    on a partner's back end costs nothing extra to firms already listed on the partner."""
+    listed = ms.listed_share.astype(np.float64)
+    for j in np.flatnonzero(shared_backend >= 0):
+        listed[:, j] = np.maximum(listed[:, j] - ms.listed_share[:, shared_backend[j]], 0.0)
+    return listed * (ms.capacity_idr[:, None] * cfg.listing_cost_share)
+
+
+def book_profits(ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray,
+                 shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+    """Update cash and per-storefront profit memory; return each agent's weekly profit, IDR.
+
+    Storefront sales are at list prices that include the passed-through fee, so the gross margin
+    on storefront j is ``1 - cost / (price x markup_j) - commission_j``."""
+    n_platforms = ms.listed_share.shape[1]
+    markup = channel_price_markup(commission_rate, cfg)
+    margin = 1.0 - ms.unit_cost[:, None] / (ms.price[:, None] * markup[None, :])
+    online = sold_idr[:, :n_platforms]
+    storefront_profit = (online * (margin[:, :n_platforms] - commission_rate[None, :])
+                         - listing_cost_idr(ms, shared_backend, cfg))
+    offline_profit = sold_idr[:, n_platforms] * margin[:, n_platforms] - (
+        ms.has_stall * ms.capacity_idr * cfg.stall_cost_share)
+    a = cfg.profit_memory
+    ms.profit_ma_idr[:] = np.where(ms.listed_share > 0,
+                                   (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0)
+    profit = np.where(ms.active, storefront_profit.sum(axis=1) + offline_profit, 0.0)
+    ms.cash_idr += profit
+    return profit
+
+
+def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEConfig) -> None:
+    """Tight capacity raises the markup and, more slowly, the capacity; idle capacity does the
+    reverse. The markup stays within [min_markup, max_markup] over unit cost."""
+    gap = sold_total_idr / ms.capacity_idr - cfg.target_utilisation
+    markup = ms.price / ms.unit_cost - 1.0 + cfg.price_adjust_rate * gap
+    ms.price[:] = ms.unit_cost * (1.0 + np.clip(markup, cfg.min_markup, cfg.max_markup))
+    ms.capacity_idr *= 1.0 + cfg.capacity_adjust_rate * np.clip(gap, -1.0, 1.0)
+
+
+def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndarray,
+                    affinity: np.ndarray, n_categories: int, cfg: MSMEConfig) -> None:
+    """Firms leave storefronts that lose money and join those where buyers' demand per seller is
+    high relative to the online market (the buyers they can reach: the cross-side network effect;
+    a new storefront with buyers and few sellers pulls hard), more readily where peers of their
+    category already sell (learning from peers) and where their origin's goods fit
+    (``affinity[origin, j]``). Shares of an agent's firms move by the expected flows, so an agent
+    that stands for thousands of firms changes its listings smoothly."""
+    leaving = np.where(ms.profit_ma_idr < 0, cfg.leave_rate, 0.0)
+    ms.listed_share -= (ms.listed_share * leaving).astype(np.float32)
+    active = ms.weight * ms.active
+    listed_firms = active @ ms.listed_share
+    per_seller = demand_idr / np.maximum(listed_firms, 1.0)
+    market_per_seller = demand_idr.sum() / max(listed_firms.sum(), 1.0)
+    pull_of_buyers = np.minimum(per_seller / market_per_seller, 10.0) if market_per_seller > 0 \
+        else np.zeros_like(per_seller)
+    active_weight = np.bincount(ms.category, weights=active, minlength=n_categories)
+    peers = np.stack([np.bincount(ms.category, weights=active * ms.listed_share[:, j],
+                                  minlength=n_categories) for j in range(ms.listed_share.shape[1])], 1)
+    peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
+    peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
+    join_prob = np.minimum(cfg.join_rate * pull_of_buyers[None, :] * peer_pull
+                           * affinity[ms.origin], 1.0)
+    join_prob *= ms.active[:, None] & open_for_sellers[None, :]
+    ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
+    # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.
+    ms.listed_share[ms.listed_share < 1e-3] = 0.0
+
+
+def exit_threshold_idr(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """Cash below minus this many IDR ends the agent's firms: sustained losses, counted in weeks
+    of the fixed costs the firms actually carry (a stall only if they have one, and at least one
+    storefront's worth)."""
+    storefronts = np.maximum(ms.listed_share.sum(axis=1), 1.0)
+    return cfg.exit_weeks_of_cost * ms.capacity_idr * (cfg.stall_cost_share * ms.has_stall
+                                                       + cfg.listing_cost_share * storefronts)
+
+
+def find_exits(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
+    """Agents that exit this week: cash below the exit rule, or no channel left to sell through.
+    Large firms are a fixed set (a few thousand brands), outside MSME entry and exit."""
+    broke = ms.cash_idr < -exit_threshold_idr(ms, cfg)
+    no_channel = ~ms.has_stall & ~(ms.listed_share > 0).any(axis=1) & (ms.weeks_active > 4)
+    return np.flatnonzero(ms.active & ~ms.large & (broke | no_channel))
