@@ -45,7 +45,8 @@ def hhi(shares: np.ndarray) -> float:
 
 
 class Recorder:
-    """Collects the metrics of DESIGN.md section 2 every week; ``table()`` gives the long format."""
+    """Collects the weekly outputs (docs/ODD.md, section 4, Observation) after each week clears;
+    ``table()`` gives the long format."""
 
     def __init__(self, model: EcommerceModel) -> None:
         self.model = model
