@@ -4,8 +4,9 @@ A study that needs many independent runs (the validation's seeds, the forecast's
 each batch of the estimator's evaluations, the calibration's Optuna workers, the fit of the
 defaults) gives ``fan_out`` the dotted name of a function and one set of keyword arguments per
 call (JSON: strings, numbers, lists, dicts). ``fan_out`` writes them into the sweep directory and
-starts a Hydra multirun of this module's app, ``job=range(N)``, through the launcher the study's
-``launcher`` key names (``Launch``): ``serial`` (Hydra's basic launcher, one job after another),
+runs a Hydra multirun of this module's app (``conf/fanout.yaml``, ``job=range(N)``), in the
+study's own process, through the launcher the study's ``launcher`` key names (``Launch``):
+``serial`` (Hydra's basic launcher, one job after another in this process),
 ``parallel`` (joblib processes on this machine), ``slurm`` (submitit, one task per job) or
 ``cluster_local`` (submitit's local executor), the same presets as ``sim --multirun``
 (``conf/hydra/launcher/``).
@@ -26,6 +27,7 @@ import json
 import logging
 import os
 import pickle
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,12 +48,11 @@ from sim.experiments.sweep import (
     LAUNCHERS,
     PROGRESS_LOG,
     check_launcher,
-    multirun_command,
+    launcher_arguments,
     quoted,
     record_failure,
     report_progress,
     say,
-    stream,
 )
 from sim.schema.config import ConfigError
 from sim.schema.errors import RunError, debugging, exit_cleanly
@@ -190,15 +191,30 @@ def main(cfg: DictConfig) -> str:
     return status
 
 
-def cli() -> None:
-    """``python -m sim.experiments.fanout --multirun job_file=... job=range(N)``: started by
-    ``fan_out``, not by hand."""
-    debugging()
-    os.environ["HYDRA_FULL_ERROR"] = "1"
+def _multirun(arguments: list[str]) -> None:
+    """Hydra's multirun of this module's app on ``arguments``, in this process: Hydra's main reads
+    ``sys.argv``, so it is set for the call, and the caller's Hydra (if any) is set aside. A
+    process pool (joblib) keeps its workers between fan-outs, so the estimator's batches do not
+    start Python again each time."""
+    saved_argv, saved_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    global_hydra = GlobalHydra.instance()
+    outer = global_hydra.hydra if global_hydra.is_initialized() else None
+    global_hydra.clear()
+    sys.argv = [saved_argv[0] if saved_argv else "sim", "--multirun", *arguments]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting
     try:
         main()
     except HydraException as err:
-        exit_cleanly(RunError(f"the fan-out could not start: {err}"))
+        raise RunError(f"the fan-out could not start: {err}") from None
+    finally:
+        sys.argv = saved_argv
+        if saved_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_error
+        global_hydra.clear()
+        if outer is not None:
+            global_hydra.initialize(outer)
 
 
 def _statuses(sweep_dir: Path) -> dict[str, int]:
@@ -212,6 +228,23 @@ def _statuses(sweep_dir: Path) -> dict[str, int]:
     return counts
 
 
+def _collect(out_dir: Path, call: str, kwargs: dict[str, Any]) -> tuple[Any, str | None]:
+    """The job's result, or why there is none."""
+    if (out_dir / ERROR).is_file():
+        return None, json.loads((out_dir / ERROR).read_text())["error"]
+    record = job_record(call, kwargs)
+    if finished(out_dir, record):
+        with open(out_dir / RESULT, "rb") as file:
+            return pickle.load(file), None
+    try:
+        saved = json.loads((out_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return None, "did not finish"
+    if saved.get("kwargs") == record["kwargs"]:
+        return None, "finished with other code (the package changed while the study ran); run it again"
+    return None, "did not finish"
+
+
 def fan_out(
     call: str,
     jobs: Sequence[Mapping[str, Any]],
@@ -219,7 +252,6 @@ def fan_out(
     launch: Launch,
     *,
     label: str = "fan-out",
-    echo: bool = True,
 ) -> list[Any]:
     """Call the function named ``call`` (``package.module.function``) once per keyword-argument
     set of ``jobs``, each as a job of a Hydra multirun through ``launch.launcher`` into
@@ -236,47 +268,32 @@ def fan_out(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     job_file = sweep_dir / f".jobs-{digest}.json"
     write_json(job_file, payload)
-    arguments = [
-        f"job_file={quoted(job_file)}",
-        f"job=range({len(jobs)})",
-        f"force={str(launch.force).lower()}",
-        *launch.launcher_overrides,
-    ]
-    command = multirun_command(
-        "sim.experiments.fanout", arguments, sweep_dir, launch.launcher, launch.workers
+    print(f"[{label}] {len(jobs)} jobs through the {launch.launcher} launcher into {sweep_dir}", flush=True)
+    _multirun(
+        [
+            f"job_file={quoted(job_file)}",
+            f"job=range({len(jobs)})",
+            f"force={str(launch.force).lower()}",
+            *launcher_arguments(launch.launcher, launch.workers),
+            *launch.launcher_overrides,
+            f"hydra.sweep.dir={quoted(sweep_dir)}",
+        ]
     )
-    if echo:
-        print(
-            f"[{label}] {len(jobs)} jobs through the {launch.launcher} launcher into {sweep_dir}", flush=True
-        )
-    code, tail = stream(command, echo, ("[sweep]", f"[{label}]"))
     results, failures = [], []
     for num, kwargs in enumerate(calls):
-        out_dir = sweep_dir / str(num)
-        if (out_dir / ERROR).is_file():
-            failures.append(f"job {num}: {json.loads((out_dir / ERROR).read_text())['error']}")
-        elif finished(out_dir, job_record(call, kwargs)):
-            with open(out_dir / RESULT, "rb") as file:
-                results.append(pickle.load(file))
-        else:
-            failures.append(f"job {num}: did not finish")
+        result, failure = _collect(sweep_dir / str(num), call, kwargs)
+        results.append(result)
+        if failure is not None:
+            failures.append(f"job {num}: {failure}")
     counts = _statuses(sweep_dir)
-    if echo:
-        print(
-            f"[{label}] {len(jobs)} jobs: {counts['done']} run, {counts['skipped']} finished "
-            f"before (skipped), {len(failures)} failed or unfinished",
-            flush=True,
-        )
+    print(
+        f"[{label}] {len(jobs)} jobs: {counts['done']} run, {counts['skipped']} finished before "
+        f"(skipped), {len(failures)} failed or unfinished",
+        flush=True,
+    )
     if failures:
-        detail = "" if code == 0 else "\n" + "\n".join(tail[-15:])
-        raise RunError(f"{len(failures)} of {len(jobs)} jobs in {sweep_dir} failed; {failures[0]}{detail}")
+        raise RunError(f"{len(failures)} of {len(jobs)} jobs in {sweep_dir} failed; {failures[0]}")
     return results
 
 
 __all__ = ["LAUNCHERS", "Launch", "check_launch", "fan_out", "helps", "run_call"]
-
-
-if __name__ == "__main__":
-    from sim.experiments.fanout import cli as _cli  # by its module name, so launchers can pickle it
-
-    _cli()
