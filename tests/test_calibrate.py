@@ -78,6 +78,7 @@ def test_market_config_writer_round_trips(tmp_path: Path):
     assert path.read_text().startswith("# Written by sim calibrate: test.")
 
 
+@pytest.mark.slow  # a copy of conf/ and three compositions
 def test_promote_is_an_explicit_step_that_checks_the_config(tmp_path: Path, monkeypatch):
     # Into a copy of conf/, so that the checkout (and the code digest of finished runs) is untouched.
     import shutil

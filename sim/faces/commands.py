@@ -452,7 +452,14 @@ def execute(verb: Verb, argv: list[str]) -> int:
                     f"({verb.command} --help)",
                 )
         action = _load(verb.action)
-        if not verb.schema:
+        if not verb.schema:  # measure: the model's own config
+            if show_config:
+                from omegaconf import OmegaConf
+
+                from sim.experiments.compose import compose_config
+
+                print(OmegaConf.to_yaml(OmegaConf.structured(compose_config(arguments))), end="")
+                return 0
             return int(action(arguments))
         for item in arguments:
             if "=" not in item:
