@@ -1,6 +1,8 @@
-"""``python -m sim``: the command line (``sim.faces.cli``)."""
+"""``python -m sim``: the ``sim`` command (``sim.faces.commands``); without a verb it runs the model."""
 
-from sim.faces.cli import cli
+import sys
+
+from sim.faces.commands import main
 
 if __name__ == "__main__":
-    cli()
+    sys.exit(main())

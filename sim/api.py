@@ -4,18 +4,16 @@
 
 Single runs happen in the calling process (``compose_config`` then ``simulate`` or
 ``EcommerceModel``). Sweeps go through the same Hydra multirun as the command line
-(``python -m sim --multirun``), started as a child process: a sweep from a notebook writes the same
-run directories, resumes the same way, and goes to a cluster by changing only ``launcher``.
+(``sim --multirun``, which is ``python -m sim --multirun``), started as a child process: a sweep
+from a notebook writes the same run directories, resumes the same way, and goes to a cluster by
+changing only ``launcher``.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import sys
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from sim.experiments.aggregate import SweepError, SweepResult, aggregate, load_s
 from sim.experiments.compose import compose_config, load_scenario
 from sim.experiments.measure import measure_run
 from sim.experiments.run import run_job, simulate
-from sim.experiments.sweep import job_overrides
+from sim.experiments.sweep import LAUNCHERS, check_launcher, job_overrides, stream
 from sim.schema.config import Config, ConfigError
 from sim.schema.tables import (
     annual_gmv_share,
@@ -64,18 +62,20 @@ def _sweep_arguments(params: Params | None, experiment: str | None,
 def sweep_command(params: Params | None = None, *, sweep_dir: str | Path,
                   experiment: str | None = None, overrides: Sequence[str] = (),
                   launcher: str | None = "parallel") -> list[str]:
-    """The command line of a sweep: ``python -m sim --multirun ...``.
+    """The command line of a sweep: ``python -m sim --multirun ...`` (the same as ``sim
+    --multirun ...``).
 
     ``params`` maps config keys to the values to sweep (a list, or Hydra sweep syntax such as
     ``"range(5)"``); ``overrides`` are fixed for every run (Hydra syntax, ``hydra.*`` included);
     ``experiment`` names a file of ``conf/experiment/``, whose swept keys ``params`` may replace.
     ``launcher`` is a ``conf/hydra/launcher`` preset: ``parallel`` (joblib, this machine),
-    ``slurm``, ``cluster_local`` (submitit on this machine), or None for one run after another.
+    ``slurm``, ``cluster_local`` (submitit on this machine), or None (or ``serial``) for one run
+    after another.
     """
-    _check_launcher(launcher)
+    check_launcher(launcher)
     arguments = _sweep_arguments(params, experiment, overrides)
-    if launcher:
-        arguments.append(f"hydra/launcher={launcher}")
+    if launcher and launcher != "serial":
+        arguments.append(f"hydra/launcher={LAUNCHERS[launcher]}")
     return [sys.executable, "-m", "sim", "--multirun", *arguments, f"hydra.sweep.dir={sweep_dir}"]
 
 
@@ -97,16 +97,6 @@ def check_sweep(params: Params | None = None, *, experiment: str | None = None,
     return len(jobs)
 
 
-LAUNCHERS = ("parallel", "slurm", "cluster_local", "joblib", "submitit_local", "submitit_slurm",
-             "basic")
-
-
-def _check_launcher(launcher: str | None) -> None:
-    if launcher is not None and launcher not in LAUNCHERS:
-        raise ConfigError("launcher", f"{launcher!r} is not a launcher; choose one of "
-                                      f"{', '.join(LAUNCHERS)} or None (one run after another)")
-
-
 def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment: str | None = None,
               overrides: Sequence[str] = (), launcher: str | None = "parallel",
               n_jobs: int | None = None, echo: bool = True) -> SweepResult:
@@ -121,13 +111,13 @@ def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment
     """
     check_sweep(params, experiment=experiment, overrides=overrides)
     if n_jobs is not None:
-        if launcher not in ("parallel", "joblib"):
+        if launcher not in ("parallel", "joblib"):  # the launchers with a process pool
             raise ConfigError("n_jobs", f"applies to the parallel launcher, not {launcher!r}")
         overrides = [*overrides, f"hydra.launcher.n_jobs={n_jobs}"]
     command = sweep_command(params, sweep_dir=sweep_dir, experiment=experiment,
                             overrides=overrides, launcher=launcher)  # checks the launcher
     started = time.time()
-    tail = _stream(command, echo)
+    _, tail = stream(command, echo)
     sweep_dir = Path(sweep_dir)
     runs_csv = sweep_dir / "runs.csv"
     if not runs_csv.is_file() or runs_csv.stat().st_mtime < started:
@@ -137,18 +127,3 @@ def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment
     if len(result.failed):
         raise SweepError(result.report())
     return result
-
-
-def _stream(command: list[str], echo: bool) -> list[str]:
-    """Run the sweep, echoing its ``[sweep]``/``[aggregate]`` lines; return the output's tail."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
-    tail: deque[str] = deque(maxlen=30)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            if echo and line.startswith(("[sweep]", "[aggregate]")):
-                print(line, flush=True)
-    return list(tail)

@@ -134,6 +134,35 @@ def test_multirun_sweeps_scenarios_and_seeds(workdir: Path):
     assert seen == {("no_policy", 0), ("no_policy", 1), ("ban_only", 0), ("ban_only", 1)}
 
 
+def test_the_hydra_job_is_named_sim_not_main(history_run: Path):
+    hydra_yaml = (history_run / ".hydra" / "hydra.yaml").read_text()
+    assert "\n    name: sim\n" in hydra_yaml and "__main__" not in hydra_yaml
+    assert (history_run / "run.log").is_file() and not (history_run / "__main__.log").exists()
+
+
+def test_sim_without_a_verb_is_python_m_sim_and_sim_run(workdir: Path, monkeypatch):
+    """The console script's entry with overrides only, and with the verb run, in this process,
+    against ``python -m sim`` in a subprocess: the same run, the same table."""
+    from sim.faces.commands import main
+
+    tiny = ["market.shoppers.n_agents=300", "market.msmes.n_agents=100", "burn_in_weeks=4",
+            "end_date=2022-06-27", "scenario=no_policy", "counterfactual=null", "figures=false",
+            "seed=2"]
+    result = run_cli(*tiny, "hydra.run.dir=module", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"results in {workdir / 'module'}" in result.stdout
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")
+    monkeypatch.setenv("SIM_DEBUG", "0")
+    assert main([*tiny, "hydra.run.dir=script"]) == 0
+    assert main(["run", *tiny, "hydra.run.dir=verb"]) == 0
+    expected = pd.read_parquet(workdir / "module" / "timeseries.parquet")
+    for name in ("script", "verb"):
+        pd.testing.assert_frame_equal(pd.read_parquet(workdir / name / "timeseries.parquet"), expected)
+        summary = json.loads((workdir / name / "summary.json").read_text())
+        assert summary["results"] == json.loads((workdir / "module" / "summary.json").read_text())["results"]
+
+
 def test_no_progress_bar_when_not_on_a_terminal_and_no_mesa_step_logging(history_run: Path):
     log = (history_run / "run.log").read_text()
     assert "Step " not in log  # Mesa's per-step INFO lines are silenced

@@ -46,6 +46,10 @@ def test_estimate_on_a_tiny_market_identifies_and_reports(tmp_path: Path):
     keys = ["market.shoppers.impulse_rate", "market.msmes.join_rate"]
     result = estimate(seeds=2, iterations=1, before="2024-01-01", base=TINY, out=tmp_path,
                       contractions=1, noise_seeds=3, keys=keys)
+    # Every evaluation went through the launcher: one job directory per seed and point.
+    batches = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+    assert batches[0] == "batch_000" and batches[-1] == "noise"
+    assert len(list((tmp_path / "runs" / "noise").glob("*/job.json"))) == 3
     saved = json.loads((tmp_path / "estimate.json").read_text())
     assert saved["objective"] == pytest.approx(result["objective"])
     assert [p["key"] for p in saved["parameters"]] == keys
@@ -103,6 +107,9 @@ class _SteepLevel:
         m[self.names.index("share_2022_Blibli")] = self.goal * math.exp(8.0 * (theta[self.key] - 3.0))
         return m
 
+    def means(self, thetas: list[dict[str, float]]) -> list[np.ndarray]:
+        return [self.mean(theta) for theta in thetas]
+
 
 def test_the_level_contraction_halves_the_step_of_a_level_that_overshoots():
     p = next(p for p in PARAMETERS if p.key == "market.platforms.blibli.brand_utility")
@@ -137,6 +144,9 @@ class _Linear:
         m = np.zeros(len(self.names))
         m[0] = theta["market.shoppers.link_follow_share"]
         return m
+
+    def means(self, thetas: list[dict[str, float]]) -> list[np.ndarray]:
+        return [self.mean(theta) for theta in thetas]
 
 
 def test_the_jacobian_of_a_share_at_its_bound_looks_inward():

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.faces.commands import main
 from sim.studies.estimate import PARAMETERS, from_free, to_free
-from sim.studies.forecast import main, parameter_draws
+from sim.studies.forecast import parameter_draws
 
 TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "burn_in_weeks=10"]
 
@@ -47,11 +48,13 @@ def test_without_an_estimate_the_forecast_says_it_has_no_parameter_uncertainty(t
 
 
 @pytest.mark.slow
-def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
+def test_forecast_reports_storefront_and_group_bands_and_resumes(tmp_path: Path, capsys):
     write_estimate(tmp_path / "e.json", sd=0.2)
-    out = tmp_path / "fc"
-    assert main(["--draws", "2", "--seeds", "1", "--estimate", str(tmp_path / "e.json"),
-                 "--accept-q", "inf", "--out", str(out), "--workers", "2", *TINY]) == 0
+    out, runs_dir = tmp_path / "fc", tmp_path / "runs"
+    args = ["forecast", "draws=2", "seeds=1", f"estimate={tmp_path / 'e.json'}", "accept_q=inf",
+            f"out={out}", f"runs_dir={runs_dir}", f"model_overrides={json.dumps(TINY)}"]
+    assert main([*args, "launcher=parallel", "workers=2"]) == 0
+    assert "[forecast] 2 jobs: 2 run, 0 finished before (skipped)" in capsys.readouterr().out
     table = pd.read_csv(out / "forecast.csv")
     assert sorted(table["year"].unique()) == [2023, 2024, 2025]
     assert set(table["level"]) == {"storefront", "group"}
@@ -66,6 +69,18 @@ def test_forecast_reports_storefront_and_group_bands(tmp_path: Path):
     runs = pd.read_csv(out / "forecast_runs.csv")
     assert runs["parameter_set"].nunique() == 2
     assert runs["seed"].nunique() == 2  # each draw on its own seed
+    # The runs went through the launcher, one job directory each, recorded for resumption.
+    records = sorted(runs_dir.glob("*/job.json"))
+    assert len(records) == 2
+    stamps = [p.stat().st_mtime_ns for p in records]
+    # Run again (through another launcher): both jobs finished before, so neither runs, and the
+    # forecast is the same.
+    assert main([*args, "launcher=serial"]) == 0
+    again = capsys.readouterr().out
+    assert again.count("[sweep] skipped") == 2 and "[sweep] done" not in again
+    assert "2 jobs: 0 run, 2 finished before (skipped)" in again
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+    pd.testing.assert_frame_equal(pd.read_csv(out / "forecast.csv"), table)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.experiments.fanout import Launch
 from sim.schema.config import ConfigError
 from sim.studies.calibrate import ParameterRange
 from sim.studies.sensitivity import OUTPUTS, morris, most_influential, sobol
@@ -36,13 +37,13 @@ def test_a_point_file_row_overrides_the_config(tmp_path: Path):
 def test_morris_then_sobol_through_the_sweep_machinery(tmp_path: Path):
     parameters = {"market.shoppers.impulse_rate": ParameterRange(0.05, 0.8, True),
                   "market.shoppers.habit_weight": ParameterRange(0.5, 4.0, False)}
-    screen = morris(parameters, 2, tmp_path / "morris", "parallel", TINY)
+    screen = morris(parameters, 2, tmp_path / "morris", Launch(launcher="parallel"), TINY)
     assert set(screen["output"]) == set(OUTPUTS) and len(screen) == 2 * len(OUTPUTS)
     assert np.isfinite(screen["mu_star"]).all() and (screen["mu_star"] >= 0).all()
     runs = pd.read_csv(tmp_path / "morris" / "runs" / "runs.csv")
     assert len(runs) == 6 and (runs["status"] == "ok").all()  # (2 params + 1) x 2 trajectories
     top = most_influential(screen, 1)
     assert top[0] in parameters
-    indices = sobol(parameters, list(parameters), 2, tmp_path / "sobol", "parallel", TINY)
+    indices = sobol(parameters, list(parameters), 2, tmp_path / "sobol", Launch(launcher="parallel"), TINY)
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(indices.columns)
     assert len(pd.read_csv(tmp_path / "sobol" / "runs" / "runs.csv")) == 2 * (2 + 2)

@@ -82,7 +82,7 @@ def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Pa
     assert sorted(runs["status"]) == ["failed", "ok"]
     failed = runs[runs["status"] == "failed"].iloc[0]
     assert "market.shoppers.network_degree" in failed["error"]
-    again = subprocess.run([sys.executable, "-m", "sim.experiments.aggregate", str(tmp_path / "sweep")],
+    again = subprocess.run([sys.executable, "-m", "sim", "aggregate", f"sweep_dir={tmp_path / 'sweep'}"],
                            capture_output=True, text=True)
     assert again.returncode == 1 and "failed" in again.stdout
 

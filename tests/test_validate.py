@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from sim.faces.commands import main
 from sim.studies.estimate import PARAMETERS, to_free
 from sim.studies.validate import (
     Pattern,
     backtest_score,
     estimation_sections,
     evaluate,
-    main,
     naive_baselines,
     run_pair,
     write_report,
@@ -24,7 +24,8 @@ TINY = ("market.shoppers.n_agents=2000", "market.msmes.n_agents=500")
 
 @pytest.mark.slow
 def test_report_lists_every_pattern_with_its_band_and_result(tmp_path: Path):
-    assert main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path), *TINY]) == 0
+    assert main(["validate", "seeds=1", "launcher=serial", f"out={tmp_path}",
+                 f"runs_dir={tmp_path / 'runs'}", f"model_overrides={json.dumps(list(TINY))}"]) == 0
     report = (tmp_path / "validation.md").read_text()
     table = report.split("\n\n")[2].splitlines()
     rows = [line for line in table if line.startswith("| ") and "---" not in line]

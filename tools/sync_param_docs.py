@@ -3,8 +3,8 @@
     python tools/sync_param_docs.py
 
 The defaults in docs/parameters.md and docs/ODD.md come from one place, the config that
-`python -m sim` composes (conf/ and the schema in sim/schema/config.py); tests/test_parameter_docs.py
-fails when a table says otherwise, for example after tools/fit_defaults.py --write. The bounds
+`sim run` composes (conf/ and the schema in sim/schema/config.py); tests/test_parameter_docs.py
+fails when a table says otherwise, for example after tools/fit_defaults.py write=true. The bounds
 come from each field's metadata in sim/schema/config.py (``bounds``, ``choice``, ``iso_date``,
 ``nonempty``, ``note``), the same metadata ``validate`` checks.
 """

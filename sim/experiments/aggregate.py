@@ -1,6 +1,6 @@
 """One tidy table and comparison figures for a whole sweep.
 
-    python -m sim.experiments.aggregate SWEEP_DIR
+    sim aggregate sweep_dir=SWEEP_DIR
 
 Reads every run directory under SWEEP_DIR (those with ``.hydra/overrides.yaml``) and writes:
 - ``sweep.parquet``: every run's time series with ``run``, ``variant`` and one column per
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +25,6 @@ import yaml
 
 from sim.experiments.run import ERROR, SUMMARY, TIMESERIES, atomic_path
 from sim.experiments.sweep import current_jobs
-from sim.schema.errors import command
 from sim.schema.tables import own_rows, paired_counterfactual
 
 if TYPE_CHECKING:
@@ -189,7 +187,7 @@ def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
     """Aggregate a finished sweep folder: write ``runs.csv`` (one row per run) and
     ``sweep.parquet`` (every run's tidy table, with ``run``, ``variant`` and ``ov.<key>``) into
     it, and with ``figures`` its comparison figures; return them as a ``SweepResult``. Raises
-    ``SweepError`` when the folder holds no runs. ``python -m sim.experiments.aggregate`` runs it."""
+    ``SweepError`` when the folder holds no runs. ``sim aggregate sweep_dir=DIR`` runs it."""
     sweep_dir = Path(sweep_dir)
     runs, tables = collect_runs(sweep_dir)
     if runs.empty:
@@ -229,26 +227,3 @@ def load_sweep(sweep_dir: str | Path) -> SweepResult:
     runs = pd.read_csv(path, dtype=dict.fromkeys(["run", "variant", *text_columns], str))
     runs["error"] = runs["error"].astype(object).fillna("")
     return SweepResult(sweep_dir, runs, ["runs.csv"])
-
-
-@command
-def main(argv: list[str]) -> int:
-    args = argv
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m sim.experiments.aggregate SWEEP_DIR", file=sys.stderr)
-        return 2
-    sweep_dir = Path(args[0])
-    if not sweep_dir.is_dir():
-        print(f"error: SWEEP_DIR: {sweep_dir} is not a directory", file=sys.stderr)
-        return 2
-    try:
-        result = aggregate(sweep_dir)
-    except SweepError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(result.report())
-    return 1 if len(result.failed) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,10 @@
-"""The Hydra callback of every multirun: count progress from the start, aggregate at the end.
+"""The Hydra callbacks of every multirun: count progress from the start, aggregate at the end.
 
-``conf/hydra/default.yaml`` names it (``hydra.callbacks.sweep``), so ``python -m sim --multirun``
-and ``run_sweep`` both write ``runs.csv``, ``sweep.parquet`` and the comparison figures when the
-last run ends, and exit non-zero if a run failed.
+``conf/hydra/default.yaml`` names ``SweepCallback`` (``hydra.callbacks.sweep``), so ``sim
+--multirun`` and ``run_sweep`` both write ``runs.csv``, ``sweep.parquet`` and the comparison
+figures when the last run ends, and exit non-zero if a run failed. A study's fan-out
+(``sim.experiments.fanout``, ``conf/fanout.yaml``) counts progress with ``ProgressCallback`` and
+collects its jobs' results itself.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from sim.experiments.run import write_json
 from sim.experiments.sweep import PROGRESS_LOG, PROGRESS_START, sweep_jobs
 
 
-class SweepCallback(Callback):
-    """Hydra callback: start the progress count, and aggregate the sweep when it ends."""
+class ProgressCallback(Callback):
+    """Hydra callback: record the multirun's jobs and start the progress count."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -31,6 +33,10 @@ class SweepCallback(Callback):
         total = len(jobs)
         write_json(sweep_dir / PROGRESS_START, {"started": time.time(), "total": total, "jobs": jobs})
         print(f"[sweep] {total} runs into {sweep_dir}", flush=True)
+
+
+class SweepCallback(ProgressCallback):
+    """Hydra callback: start the progress count, and aggregate the sweep when it ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(OmegaConf.select(config, "hydra.sweep.dir"))

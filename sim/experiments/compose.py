@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -112,6 +114,39 @@ def compose_config(overrides: list[str] | None = None) -> Config:
     return to_config(cfg, overrides)
 
 
+def compose_study(name: str, schema: type, overrides: Sequence[str], command: str = "") -> Any:
+    """A study's config, composed as the model's is: ``schema`` (a dataclass, registered in Hydra's
+    ConfigStore as ``NAME_schema``), under ``conf/NAME.yaml`` where there is one (the
+    calibration's search space), with ``overrides`` (``key=value``) on top. A key the study does
+    not have, a wrong type or a missing required value raises ``ConfigError`` naming the key
+    (and ``command``, ``sim NAME`` unless given, for its ``--help``)."""
+    command = command or f"sim {name}"
+    ConfigStore.instance().store(name=f"{name}_schema", node=schema)
+    primary = name if (config_dir() / f"{name}.yaml").is_file() else f"{name}_schema"
+    own = set(getattr(schema, "__annotations__", {}))  # the study's own keys first
+    keys = sorted((f.name for f in fields(schema)), key=lambda name: name not in own)
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+            cfg = compose(primary, overrides=list(overrides))
+        # As plain values into the schema once more: a key added with ``+key=`` is refused there.
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        return OmegaConf.to_object(OmegaConf.merge(_structured(schema), plain))
+    except HydraException as err:
+        error = as_config_error(err)
+        unknown = "is not a key" in error.message or "not in struct" in str(err.__cause__ or err)
+    except OmegaConfBaseException as err:
+        key = str(getattr(err, "full_key", "") or "overrides")
+        text = str(err).splitlines()[0]
+        missing = "missing mandatory" in text.lower()
+        error = ConfigError(key, f"is required: give {key}=..." if missing else text)
+        unknown = "not in struct" in text
+    if unknown or error.key.lstrip("+~").split(".")[0] not in [*keys, "overrides"]:
+        key = error.key.lstrip("+~")
+        raise ConfigError(key, f"is not a key of {command}; its keys are {', '.join(keys)} "
+                               f"({command} --help)") from None
+    raise error
+
+
 def as_config_error(err: HydraException) -> ConfigError:
     """Hydra's composition errors in the project's one format: the key, then what is wrong."""
     text = str(err)
@@ -124,4 +159,8 @@ def as_config_error(err: HydraException) -> ConfigError:
     if match := re.search(r"Error merging override ([^=]+)=", text):
         cause = str(err.__cause__ or err).splitlines()[0]
         return ConfigError(match.group(1), cause)
+    if match := re.search(r"^In '([^']+)': \w+ raised while composing config:\n(.*)\n\s+full_key: (\S+)",
+                          text, re.MULTILINE):
+        where, cause, key = match.groups()
+        return ConfigError(key, f"{cause} (in conf/{where}.yaml)")
     return ConfigError("overrides", text.splitlines()[0])

@@ -1,6 +1,10 @@
 """Wall time and peak memory of one run, each in a fresh process.
 
-    python -m sim.experiments.measure [overrides]      # prints one JSON object
+    sim measure [overrides]      # prints one JSON object
+
+``measure_run`` (``sim measure``, ``sim.api.measure_run``, the benchmarks) starts this module as
+the fresh process, ``python -m sim.experiments.measure [overrides]``, which runs the model and
+prints the JSON; it is the child, not a command of its own.
 
 The peak is read from the kernel's high-water mark of the child's own address space (``VmHWM``),
 not from ``ru_maxrss``, which on Linux survives ``exec`` and so reports the parent's peak when the

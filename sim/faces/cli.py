@@ -1,11 +1,14 @@
-"""Command line: ``python -m sim [hydra overrides]`` runs one scenario and its counterfactual.
+"""``sim run [hydra overrides]`` (also ``sim`` without a verb, and ``python -m sim``): Hydra's main,
+which runs one scenario and its counterfactual, or a sweep with ``--multirun``.
 
 Examples::
 
-    python -m sim                                   # history vs no_policy, seed 0
-    python -m sim scenario=ban_only seed=3 counterfactual=null
-    python -m sim market.shoppers.n_agents=100000 scenario.social_commerce_ban.compliance=0.5
-    python -m sim --multirun scenario=no_policy,ban_only,history 'seed=range(3)'
+    sim run                                         # history vs no_policy, seed 0
+    sim run scenario=ban_only seed=3 counterfactual=null
+    sim run market.shoppers.n_agents=100000 scenario.social_commerce_ban.compliance=0.5
+    sim run --multirun scenario=no_policy,ban_only,history 'seed=range(3)'
+
+The ``sim`` command itself (its verbs and their ``--help``) is ``sim.faces.commands``.
 
 Bad input exits 2 with one line naming the key; an unusable run directory, a full disk or
 outputs that are not finite exit 1; Ctrl-C exits 130. ``--debug`` (or ``HYDRA_FULL_ERROR=1``)
@@ -30,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.experiments.compose import as_config_error, config_dir, load_scenario, register_configs, to_config
 from sim.experiments.run import resolve_counterfactual, run_job
-from sim.experiments.sweep import record_failure, report_progress
+from sim.experiments.sweep import record_failure, report_progress, say
 from sim.schema.config import Config, ConfigError, ScenarioConfig, estimate_resources
 from sim.schema.errors import debugging, describe, exit_cleanly
 
@@ -76,10 +79,9 @@ def main(cfg: DictConfig) -> dict | None:
             raise
         record_failure(out_dir, err, record)
         log.error("run failed: %s", err)
-        print(report_progress(sweep_dir, out_dir.name, "FAILED"), flush=True)
+        say(report_progress(sweep_dir, out_dir.name, "FAILED"))
         return None
-    print(report_progress(sweep_dir, out_dir.name, "skipped" if summary.get("skipped") else "done"),
-          flush=True)
+    say(report_progress(sweep_dir, out_dir.name, "skipped" if summary.get("skipped") else "done"))
     return summary
 
 
@@ -89,7 +91,7 @@ def _refuse_unswept_experiment(hydra_cfg: HydraConf) -> None:
     if params:
         name = hydra_cfg.runtime.choices.get("experiment") or "..."
         raise ConfigError("experiment", f"{name!r} is a sweep over {', '.join(params)}; run it with "
-                                        f"python -m sim --multirun experiment={name}")
+                                        f"sim run --multirun experiment={name}")
 
 
 def _remove_if_empty(out_dir: Path) -> None:
@@ -129,8 +131,9 @@ def _run(config: Config, counterfactual: ScenarioConfig | None, out_dir: Path,
 
 
 def cli() -> None:
-    """``python -m sim``: Hydra's main, with ``--debug`` taken off the arguments; Ctrl-C and what
-    Hydra raises itself (a bad override, a run directory that is a file) become a message."""
+    """``sim run``: Hydra's main on ``sys.argv``, with ``--debug`` taken off the arguments; Ctrl-C
+    and what Hydra raises itself (a bad override, a run directory that is a file) become a
+    message."""
     debugging()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a traceback
     try:

@@ -1,4 +1,5 @@
-"""Expected failures and how every command reports them: one or two lines and an exit code.
+"""Expected failures and how every command reports them: one or two lines and an exit code
+(``sim.faces.commands`` and ``sim.faces.cli`` call ``report``).
 
 A ``ConfigError`` (bad input) exits 2; a ``RunError`` (a busy or unusable run directory, outputs
 that are not finite numbers) and an ``OSError`` (a read-only or full disk, a path that is a file)
@@ -8,11 +9,8 @@ command, or ``HYDRA_FULL_ERROR=1``, shows the full traceback of an expected fail
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from sim.schema.config import ConfigError
 
@@ -70,32 +68,3 @@ def report(err: BaseException) -> int:
 def exit_cleanly(err: BaseException) -> None:
     """``report`` the failure and exit with its code."""
     sys.exit(report(err))
-
-
-def command(func: Callable[..., int]) -> Callable[..., int]:
-    """Wrap an analysis command's ``main(argv)``: an expected failure becomes a message and the
-    returned exit code; argparse's own errors exit 2 as usual."""
-
-    @functools.wraps(func)
-    def wrapper(argv: list[str] | None = None, *args: Any, **kwargs: Any) -> int:
-        argv = list(sys.argv[1:] if argv is None else argv)
-        debugging(argv)
-        try:
-            return func(argv, *args, **kwargs)
-        except (Exception, KeyboardInterrupt) as err:
-            return report(err)
-
-    return wrapper
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (a bad value is an argparse error, exit 2)."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value

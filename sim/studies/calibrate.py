@@ -1,36 +1,40 @@
 """Calibration with Optuna: fit the declared parameters to the pre-ban public targets.
 
-    python -m sim.studies.calibrate [hydra overrides]
-    python -m sim.studies.calibrate trials=60 seeds=3 workers=2 \
-        'model_overrides=[market.shoppers.n_agents=10000]'
+    sim calibrate [trials=40] [seeds=3] [workers=2] [out=results/calibrate] [study=default]
+                  ['model_overrides=["market.shoppers.n_agents=10000"]'] [launcher=parallel]
+    sim calibrate promote=results/calibrate/default/calibrated.yaml
 
 The search space lives in ``conf/calibration/`` (config key -> range). Each trial runs the model on
 ``no_policy`` to ``fit_end`` (before the first policy, where it equals ``history`` by common random
 numbers) for ``seeds`` seeds and scores the averaged moments against the targets of
 ``sim/data/calibration_targets.csv`` for periods before 2023-10 only. The study is stored in
-SQLite under ``storage_dir``, so an interrupted calibration resumes where it stopped, and
-``workers`` processes run trials in parallel on the same study. At the end it writes the best
-parameters as a market config (``conf/market/calibrated.yaml``: ``python -m sim market=calibrated``)
-and a report (``report.md``, ``fit.png``) in the study's folder.
+SQLite under ``out``, so an interrupted calibration resumes where it stopped. ``workers`` Optuna
+workers run trials on the same study in parallel, each a job of a fan-out through Hydra's
+launchers (``sim.experiments.fanout``; ``launcher=slurm`` puts them on a cluster). At the end it
+writes, in the study's folder ``out/STUDY/``, the best parameters as a market config
+(``calibrated.yaml``, with OmegaConf), ``best.json``, ``report.md`` and ``fit.png``.
+
+Nothing is written into the package's ``conf/`` by a calibration. Promoting its result is a step
+of its own: ``sim calibrate promote=PATH`` copies the market config at PATH into
+``conf/market/`` under its file name (``calibrated``, never ``default``) after checking that it
+composes, and from then ``sim run market=calibrated`` uses it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
-import sys
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
-from hydra.errors import HydraException
+from omegaconf import OmegaConf
 
-from sim.experiments.compose import as_config_error
+from sim.experiments.fanout import Launch, check_launch, fan_out, helps
 from sim.schema.config import ConfigError, config_value
-from sim.schema.errors import command
 from sim.studies.moments import calibration_targets, fit_moments
 
 
@@ -42,17 +46,24 @@ class ParameterRange:
 
 
 @dataclass
-class CalibrateConfig:
-    parameters: dict[str, ParameterRange] = field(default_factory=dict)
-    trials: int = 40  # completed trials the study should hold
-    seeds: int = 3  # seeds averaged per trial
-    workers: int = 2  # processes running trials in parallel
-    study: str = "default"
-    storage_dir: str = "results/calibration"
-    fit_end: str = "2023-09-25"
-    model_overrides: list[str] = field(default_factory=list)
-    market_out: str = ""  # where to write the fitted market config; "" = conf/market/calibrated.yaml
-    sampler_seed: int = 0
+class CalibrateConfig(Launch):
+    """``sim calibrate``: its keys (``Launch`` adds the launcher's; ``workers`` is also the
+    number of Optuna workers)."""
+
+    parameters: dict[str, ParameterRange] = field(default_factory=dict, metadata=helps(
+        "the search space, config key -> {low, high, log} (conf/calibration/default.yaml)"))
+    trials: int = field(default=40, metadata=helps("completed trials the study should hold"))
+    seeds: int = field(default=3, metadata=helps("seeds averaged per trial"))
+    study: str = field(default="default", metadata=helps("the study's name (its SQLite file)"))
+    out: str = field(default="results/calibrate", metadata=helps(
+        "where the study (STUDY.db) and its folder STUDY/ with calibrated.yaml and the report go"))
+    fit_end: str = field(default="2023-09-25", metadata=helps("last date of each trial's runs"))
+    model_overrides: list[str] = field(default_factory=list, metadata=helps(
+        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=10000"]'))
+    sampler_seed: int = field(default=0, metadata=helps("seed of the first worker's TPE sampler"))
+    promote: str = field(default="", metadata=helps(
+        "instead of calibrating, copy this calibrated.yaml into conf/market/ (sim run "
+        "market=calibrated then uses it)"))
 
 
 # Tolerances that turn each target's error into a z-score: the model issue's fit bands.
@@ -120,7 +131,7 @@ def trial_overrides(cc: CalibrateConfig, params: dict[str, float]) -> list[str]:
 def _storage(cc: CalibrateConfig):
     import optuna
 
-    folder = Path(cc.storage_dir)
+    folder = Path(cc.out)
     folder.mkdir(parents=True, exist_ok=True)
     return optuna.storages.RDBStorage(f"sqlite:///{folder / (cc.study + '.db')}",
                                       engine_kwargs={"connect_args": {"timeout": 120}})
@@ -155,22 +166,30 @@ def _completed(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
+# The keys that decide a worker's trials; the launcher's keys do not.
+STUDY_KEYS = ("parameters", "trials", "seeds", "study", "out", "fit_end", "model_overrides",
+              "sampler_seed")
+
+
 def calibrate(cc: CalibrateConfig) -> dict:
-    """Run (or resume) the study to ``cc.trials`` completed trials; write the config and report."""
+    """Run (or resume) the study to ``cc.trials`` completed trials with ``cc.workers`` workers
+    through the launcher; write the market config and the report."""
     _check(cc)
     _start_from_defaults(cc)
-    if cc.workers > 1:
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(cc, w)) for w in range(cc.workers)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        if any(p.exitcode for p in procs):
-            raise RuntimeError(f"a calibration worker failed: exit codes {[p.exitcode for p in procs]}")
-    else:
-        _worker(cc, 0)
+    settings = {key: value for key, value in asdict(cc).items() if key in STUDY_KEYS}
+    settings["out"] = str(Path(cc.out).resolve())  # the workers may start elsewhere
+    fan_out("sim.studies.calibrate.run_worker",
+            [{"settings": settings, "worker": worker} for worker in range(cc.workers)],
+            Path(cc.out) / cc.study / "workers", cc, label="calibrate")
     return write_results(cc)
+
+
+def run_worker(settings: dict[str, Any], worker: int) -> int:
+    """One Optuna worker (a job of the fan-out): trials until the study holds enough."""
+    merged = OmegaConf.merge(OmegaConf.structured(CalibrateConfig), settings)
+    cc = cast(CalibrateConfig, OmegaConf.to_object(merged))
+    _worker(cc, worker)
+    return worker
 
 
 def _start_from_defaults(cc: CalibrateConfig) -> None:
@@ -201,9 +220,10 @@ def _check(cc: CalibrateConfig) -> None:
             raise ConfigError(f"parameters.{key}", f"low {r.low} must be below high {r.high}")
         if r.log and r.low <= 0:
             raise ConfigError(f"parameters.{key}", "a log range needs low > 0")
-    for name in ("trials", "seeds", "workers"):
+    for name in ("trials", "seeds"):
         if getattr(cc, name) < 1:
             raise ConfigError(name, f"must be >= 1, got {getattr(cc, name)}")
+    check_launch(cc)
     # Every declared key and override must be a valid model config (fails fast with the key).
     mid = {k: (r.low + r.high) / 2 for k, r in cc.parameters.items()}
     compose_config(trial_overrides(cc, mid))
@@ -214,9 +234,9 @@ def write_results(cc: CalibrateConfig) -> dict:
 
     study = optuna.load_study(study_name=cc.study, storage=_storage(cc))
     best = study.best_trial
-    folder = Path(cc.storage_dir) / cc.study
+    folder = Path(cc.out) / cc.study
     folder.mkdir(parents=True, exist_ok=True)
-    market_out = Path(cc.market_out) if cc.market_out else _default_market_out()
+    market_out = folder / "calibrated.yaml"
     write_market_config(market_out, best.params, f"study {cc.study}, trial {best.number}, "
                         f"loss {best.value:.4f}, {dt.date.today()}")
     targets = pre_ban_targets()
@@ -230,38 +250,51 @@ def write_results(cc: CalibrateConfig) -> dict:
     return {"loss": best.value, "params": best.params, "fit": rows, "market_config": str(market_out)}
 
 
-def _default_market_out() -> Path:
-    from sim.schema.packaged import config_dir
-
-    return config_dir() / "market" / "calibrated.yaml"
-
-
 def write_market_config(path: Path, params: dict[str, float], provenance: str) -> None:
-    """A market config that starts from ``default`` and sets the fitted keys."""
-    lines = [f"# Written by python -m sim.studies.calibrate: {provenance}.",
-             "# Select it with: python -m sim market=calibrated", "defaults:", "  - default",
-             "  - _self_"]
-    tree: dict = {}
+    """A market config that starts from ``default`` and sets the fitted keys, saved with
+    OmegaConf (atomically) under a comment that says where it came from."""
+    node = OmegaConf.create({"defaults": ["default", "_self_"]})
     for key, value in params.items():
         parts = key.split(".")
-        assert parts[0] == "market", key
-        node = tree
-        for part in parts[1:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = round(float(value), 6)
-
-    def emit(node: dict, depth: int) -> None:
-        for k, v in node.items():
-            if isinstance(v, dict):
-                lines.append("  " * depth + f"{k}:")
-                emit(v, depth + 1)
-            else:
-                lines.append("  " * depth + f"{k}: {v}")
-
-    emit(tree, 0)
+        if parts[0] != "market":
+            raise ConfigError(f"parameters.{key}", "a calibrated parameter must be a market.* key")
+        OmegaConf.update(node, ".".join(parts[1:]), round(float(value), 6), force_add=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    with open(tmp, "w") as file:
+        file.write(f"# Written by sim calibrate: {provenance}.\n"
+                   f"# Promote it with: sim calibrate promote={path}\n"
+                   "# then select it with: sim run market=calibrated\n")
+        OmegaConf.save(node, file)
     tmp.replace(path)
+
+
+def promote(source: str | Path) -> Path:
+    """Copy a calibrated market config into the package's ``conf/market/`` under its file name,
+    after checking that ``sim run market=NAME`` composes with it; return where it went."""
+    from sim.experiments.compose import compose_config
+    from sim.schema.packaged import config_dir
+
+    source = Path(source)
+    if not source.is_file():
+        raise ConfigError("promote", f"{source} is not a file (sim calibrate writes "
+                                     "OUT/STUDY/calibrated.yaml)")
+    name = source.stem
+    if name == "default":
+        raise ConfigError("promote", "would replace conf/market/default.yaml, the estimated "
+                                     "market; rename the file (calibrated.yaml)")
+    target = config_dir() / "market" / f"{name}.yaml"
+    before = target.read_bytes() if target.is_file() else None
+    shutil.copyfile(source, target)
+    try:
+        compose_config([f"market={name}", "counterfactual=null"])
+    except ConfigError as err:
+        if before is None:
+            target.unlink()
+        else:
+            target.write_bytes(before)
+        raise ConfigError("promote", f"{source} does not compose as a market config: {err}") from None
+    return target
 
 
 def _write_report(folder: Path, rows: list[dict], best, market_out: Path, completed: int) -> None:
@@ -270,7 +303,8 @@ def _write_report(folder: Path, rows: list[dict], best, market_out: Path, comple
     lines = [f"# Calibration report: study `{folder.name}`", "",
              f"{completed} completed trials; best trial {best.number}, loss {best.value:.4f} "
              "(mean squared z-score over the targets). Fitted config: "
-             f"`{os.path.relpath(market_out)}`.", "",
+             f"`{os.path.relpath(market_out)}` (promote it with `sim calibrate "
+             f"promote={os.path.relpath(market_out)}`).", "",
              "| target | data | model | error in tolerances (z) | source |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['data']:.4g} | {r['model']:.4g} | {r['z']:+.2f} | "
@@ -292,34 +326,21 @@ def _write_report(folder: Path, rows: list[dict], best, market_out: Path, comple
 
 
 def load_config(overrides: list[str]) -> CalibrateConfig:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
+    """``conf/calibrate.yaml`` (the schema and the search space) with ``key=value`` overrides."""
+    from sim.experiments.compose import compose_study
 
-    from sim.schema.packaged import config_dir
-
-    ConfigStore.instance().store(name="calibrate_schema", node=CalibrateConfig)
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        cfg = compose("calibrate", overrides=overrides)
-    return cast(CalibrateConfig, OmegaConf.to_object(cfg))
+    return cast(CalibrateConfig, compose_study("calibrate", CalibrateConfig, overrides))
 
 
-@command
-def main(argv: list[str]) -> int:
-    try:
-        cc = load_config(argv)
-    except Exception as err:  # Hydra's composition errors name the key
-        if isinstance(err, HydraException):
-            raise as_config_error(err) from None
-        if type(err).__module__.startswith("omegaconf"):
-            raise ConfigError(str(getattr(err, "full_key", "") or "overrides"),
-                              str(err).splitlines()[0]) from None
-        raise
+def run(cc: CalibrateConfig) -> int:
+    """``sim calibrate``: calibrate and write the results, or promote a written result."""
+    if cc.promote:
+        target = promote(cc.promote)
+        print(f"[calibrate] promoted {cc.promote} to {target}; select it with: sim run "
+              f"market={target.stem}")
+        return 0
     result = calibrate(cc)
     print(f"[calibrate] best loss {result['loss']:.4f}; wrote {result['market_config']} and "
-          f"{Path(cc.storage_dir) / cc.study / 'report.md'}")
+          f"{Path(cc.out) / cc.study / 'report.md'}; promote it with: sim calibrate "
+          f"promote={result['market_config']}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

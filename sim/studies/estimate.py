@@ -1,7 +1,7 @@
 """Simulation-based estimation: the method of simulated moments with common random numbers.
 
-    python -m sim.studies.estimate [--seeds 4] [--iterations 4] [--before 2024-01-01] [--out DIR]
-                           [--promote] [overrides...]
+    sim estimate [seeds=4] [iterations=4] [before=2024-01-01] [out=results/estimate]
+                 [from_priors=false] [promote=false] ['model_overrides=[...]'] [launcher=parallel]
 
 The parameters that decide the answers (how app holdings overlap, how much discovery buying
 displaces planned buying, how fast marketplaces answer with content, how many firms go online,
@@ -16,33 +16,39 @@ with the Jacobian of the moments by finite differences (same seeds). The same Ja
 identification table (which target moves when a parameter moves) and the sandwich covariance of
 the estimate, ``V = H^-1 J'W (S_data + S_sim / seeds) W J H^-1`` with ``H = J'WJ`` and
 ``W = diag(1 / tolerance^2)``, where ``S_data`` takes each tolerance as the target's standard
-error and ``S_sim`` is the seed-to-seed covariance of the moments, measured. ``--before`` keeps
-only targets observed before a date; with ``--from-priors`` the backtest starts every parameter but
-the level constants from its stated prior, so nothing fitted to later data leaks in, and the
+error and ``S_sim`` is the seed-to-seed covariance of the moments, measured. ``before`` keeps
+only targets observed before a date; with ``from_priors=true`` the backtest starts every parameter
+but the level constants from its stated prior, so nothing fitted to later data leaks in, and the
 parameters its targets cannot pin stay there.
 
-Writes ``estimate.json`` (estimate, standard errors, Jacobian, noise floor, moments) to ``--out``;
-``--promote`` also writes the estimate into ``conf/market/default.yaml``, so that ``python -m sim``
+The search is iterative (each step needs the moments of the step before), so it cannot be one
+sweep. Each batch of evaluations is one fan-out through Hydra's launchers
+(``sim.experiments.fanout``): a point's seeds, or every column of the Jacobian at once, as jobs of
+one multirun into ``runs_dir/batch_NNN`` (the noise floor's seeds into ``runs_dir/noise``).
+Every job is one seed at one point, so a rerun of the same estimate skips the finished jobs and
+resumes where it stopped, and ``launcher=slurm`` runs each batch on a cluster.
+
+Writes ``estimate.json`` (estimate, standard errors, Jacobian, noise floor, moments) to ``out``;
+``promote=true`` also writes the estimate into ``conf/market/default.yaml``, so that ``sim run``
 uses it.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
 import re
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.schema.config import config_value
-from sim.schema.errors import command, positive_int
+from sim.experiments.fanout import Launch, check_launch, fan_out, helps
+from sim.schema.config import ConfigError, config_value
 from sim.schema.packaged import config_dir
 from sim.schema.tables import annual_total_gmv_usd_bn
 from sim.studies.moments import calibration_targets, record_moments
@@ -189,12 +195,11 @@ def _overrides(theta: dict[str, float]) -> list[str]:
     return [f"{key}={value:.6g}" for key, value in theta.items()]
 
 
-def seed_moments(args: tuple[int, tuple[str, ...]]) -> dict[str, float]:
+def seed_moments(seed: int, overrides: Sequence[str]) -> dict[str, float]:
     """One seed's moments: ``history`` and ``no_policy`` to the end of 2023, same seed."""
     from sim.experiments.compose import compose_config
     from sim.experiments.run import simulate
 
-    seed, overrides = args
     common = [f"seed={seed}", "counterfactual=null", f"end_date={ESTIMATION_END}", *overrides]
     cfg = compose_config(["scenario=history", *common])
     history = simulate(cfg)
@@ -205,21 +210,38 @@ def seed_moments(args: tuple[int, tuple[str, ...]]) -> dict[str, float]:
 
 
 class Simulator:
-    """Moments at a parameter point, averaged over fixed seeds (common random numbers)."""
+    """Moments at parameter points, averaged over fixed seeds (common random numbers). Each call
+    is one batch: every seed of every point, one fan-out through the launcher."""
 
-    def __init__(self, seeds: int, base: list[str], pool: ProcessPoolExecutor,
-                 names: list[str]) -> None:
-        self.seeds, self.base, self.pool, self.names = seeds, base, pool, names
+    def __init__(self, seeds: int, base: list[str], names: list[str], runs_dir: Path,
+                 launch: Launch, batch_name: str | None = None) -> None:
+        self.seeds, self.base, self.names = seeds, base, names
+        # Each batch into runs_dir/batch_NNN, numbered in the order of the search (the same on
+        # a rerun), or always into runs_dir/BATCH_NAME.
+        self.runs_dir, self.launch, self.batch_name = runs_dir, launch, batch_name
         self.evaluations = 0
+        self.batches = 0
+
+    def per_seed_many(self, thetas: list[dict[str, float]]) -> list[np.ndarray]:
+        """Per point, the (seeds, moments) matrix; all points in one batch of jobs."""
+        jobs = [{"seed": s, "overrides": [*self.base, *_overrides(theta)]}
+                for theta in thetas for s in range(self.seeds)]
+        name = self.batch_name or f"batch_{self.batches:03d}"
+        rows = fan_out("sim.studies.estimate.seed_moments", jobs, self.runs_dir / name, self.launch,
+                       label="estimate")
+        self.batches += 1
+        self.evaluations += len(thetas)
+        matrix = np.array([[row[n] for n in self.names] for row in rows])
+        return [matrix[k * self.seeds:(k + 1) * self.seeds] for k in range(len(thetas))]
 
     def per_seed(self, theta: dict[str, float]) -> np.ndarray:
-        jobs = [(s, (*self.base, *_overrides(theta))) for s in range(self.seeds)]
-        rows = list(self.pool.map(seed_moments, jobs))
-        self.evaluations += 1
-        return np.array([[row[n] for n in self.names] for row in rows])
+        return self.per_seed_many([theta])[0]
 
     def mean(self, theta: dict[str, float]) -> np.ndarray:
         return self.per_seed(theta).mean(axis=0)
+
+    def means(self, thetas: list[dict[str, float]]) -> list[np.ndarray]:
+        return [m.mean(axis=0) for m in self.per_seed_many(thetas)]
 
 
 def objective(m: np.ndarray, goal: np.ndarray, tol: np.ndarray) -> float:
@@ -228,16 +250,19 @@ def objective(m: np.ndarray, goal: np.ndarray, tol: np.ndarray) -> float:
 
 def jacobian(sim: Simulator, params: list[Parameter], x: np.ndarray, m0: np.ndarray) -> np.ndarray:
     """d moments / d free parameters, forward differences on the same seeds (backward for a share
-    at its upper bound, where a forward step would not move the model)."""
-    cols = []
+    at its upper bound, where a forward step would not move the model); every column in one
+    batch."""
+    steps, thetas = [], []
     for i, p in enumerate(params):
         step = p.step
         if p.transform == "unit" and x[i] + step > 1.0:
             step = -step
         xi = x.copy()
         xi[i] += step
-        cols.append((sim.mean(theta_of(params, xi)) - m0) / step)
-        print(f"  jacobian {i + 1}/{len(params)} {p.key}", file=sys.stderr, flush=True)
+        steps.append(step)
+        thetas.append(theta_of(params, xi))
+    cols = [(m - m0) / step for m, step in zip(sim.means(thetas), steps, strict=True)]
+    print(f"  jacobian: {len(params)} columns", file=sys.stderr, flush=True)
     return np.stack(cols, axis=1)
 
 
@@ -292,9 +317,14 @@ def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: n
 
 def estimate(seeds: int, iterations: int, before: str, base: list[str],
              out: Path, contractions: int = 6, noise_seeds: int = 6,
-             keys: list[str] | None = None, from_priors: bool = False) -> dict:
+             keys: list[str] | None = None, from_priors: bool = False,
+             launch: Launch | None = None, runs_dir: Path | None = None) -> dict:
     """Estimate ``PARAMETERS`` (or the subset ``keys``) from the targets observable before
-    ``before``; write and return the result (see the module docstring)."""
+    ``before``; write and return the result (see the module docstring). The evaluations run
+    through ``launch`` (default: the parallel launcher, two processes) into ``runs_dir``
+    (default ``out/runs``)."""
+    launch = launch or Launch()
+    runs_dir = Path(runs_dir) if runs_dir is not None else Path(out) / "runs"
     all_targets = targets()
     used = [t for t in all_targets if t.observed_by <= before]
     names = [t.name for t in all_targets]
@@ -309,61 +339,60 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
         for i, p in enumerate(params):
             if p.key not in LEVELS:
                 x[i] = to_free(p, p.prior)
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        sim = Simulator(seeds, base, pool, names)
+    sim = Simulator(seeds, base, names, runs_dir, launch)
+    m = sim.mean(theta_of(params, x))
+    x, m = contract_levels(sim, params, x, m, names, goal, w_mask, contractions)
+    q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+    print(f"after the level contraction Q = {q:.2f}", file=sys.stderr, flush=True)
+    jac = jacobian(sim, params, x, m)
+    # A parameter that moves no used target by a quarter of its tolerance per unit of its free
+    # scale (for a share on the logit scale, 0.45 to 0.69) is not identified by them: it stays
+    # at its stated prior, and the backtest says so. Weakly pinned ones carry their large
+    # standard errors into the forecast.
+    pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.25)
+    # Parameters the targets cannot pin go to their stated priors, whatever they started at.
+    loose = [i for i, p in enumerate(params) if not pinned[i] and x[i] != to_free(p, p.prior)]
+    if loose:
+        for i in loose:
+            x[i] = to_free(params[i], params[i].prior)
         m = sim.mean(theta_of(params, x))
-        x, m = contract_levels(sim, params, x, m, names, goal, w_mask, contractions)
         q = objective(m[w_mask], goal[w_mask], tol[w_mask])
-        print(f"after the level contraction Q = {q:.2f}", file=sys.stderr, flush=True)
-        jac = jacobian(sim, params, x, m)
-        # A parameter that moves no used target by a quarter of its tolerance per unit of its free
-        # scale (for a share on the logit scale, 0.45 to 0.69) is not identified by them: it stays
-        # at its stated prior, and the backtest says so. Weakly pinned ones carry their large
-        # standard errors into the forecast.
-        pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.25)
-        # Parameters the targets cannot pin go to their stated priors, whatever they started at.
-        loose = [i for i, p in enumerate(params) if not pinned[i] and x[i] != to_free(p, p.prior)]
-        if loose:
-            for i in loose:
-                x[i] = to_free(params[i], params[i].prior)
-            m = sim.mean(theta_of(params, x))
-            q = objective(m[w_mask], goal[w_mask], tol[w_mask])
-            print(f"  unpinned parameters at their priors: Q = {q:.2f}", file=sys.stderr, flush=True)
-        # Levenberg-Marquardt on the fixed Jacobian: a failed step raises the damping (a shorter
-        # step, turned towards steepest descent), a successful one lowers it. With more
-        # parameters than binding targets the undamped step runs along directions the targets
-        # do not pin; the damping keeps it where the linear model holds.
-        damping = 1.0
-        limit = 1.5 * np.array([p.step for p in params])[pinned]
-        for _ in range(iterations):
-            jw = jac[w_mask][:, pinned] / tol[w_mask, None]
-            r = (goal[w_mask] - m[w_mask]) / tol[w_mask]
-            hess = jw.T @ jw
-            accepted = False
-            for _attempt in range(3):
-                step = np.linalg.solve(hess + damping * np.diag(np.diag(hess))
-                                       + 1e-9 * np.eye(len(hess)), jw.T @ r)
-                trial = x.copy()
-                trial[pinned] += np.clip(step, -limit, limit)
-                trial = within_bounds(params, trial)
-                m_trial = sim.mean(theta_of(params, trial))
-                q_trial = objective(m_trial[w_mask], goal[w_mask], tol[w_mask])
-                print(f"  damping {damping:g}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)
-                if q_trial < q:
-                    x, m, q, accepted = trial, m_trial, q_trial, True
-                    damping = max(damping / 3.0, 0.01)
-                    break
-                damping *= 10.0
-            if not accepted:
+        print(f"  unpinned parameters at their priors: Q = {q:.2f}", file=sys.stderr, flush=True)
+    # Levenberg-Marquardt on the fixed Jacobian: a failed step raises the damping (a shorter
+    # step, turned towards steepest descent), a successful one lowers it. With more
+    # parameters than binding targets the undamped step runs along directions the targets
+    # do not pin; the damping keeps it where the linear model holds.
+    damping = 1.0
+    limit = 1.5 * np.array([p.step for p in params])[pinned]
+    for _ in range(iterations):
+        jw = jac[w_mask][:, pinned] / tol[w_mask, None]
+        r = (goal[w_mask] - m[w_mask]) / tol[w_mask]
+        hess = jw.T @ jw
+        accepted = False
+        for _attempt in range(3):
+            step = np.linalg.solve(hess + damping * np.diag(np.diag(hess))
+                                   + 1e-9 * np.eye(len(hess)), jw.T @ r)
+            trial = x.copy()
+            trial[pinned] += np.clip(step, -limit, limit)
+            trial = within_bounds(params, trial)
+            m_trial = sim.mean(theta_of(params, trial))
+            q_trial = objective(m_trial[w_mask], goal[w_mask], tol[w_mask])
+            print(f"  damping {damping:g}: Q = {q_trial:.2f}", file=sys.stderr, flush=True)
+            if q_trial < q:
+                x, m, q, accepted = trial, m_trial, q_trial, True
+                damping = max(damping / 3.0, 0.01)
                 break
-            x, m = contract_levels(sim, params, x, m, names, goal, w_mask, 1)
-            q = objective(m[w_mask], goal[w_mask], tol[w_mask])
-        # The noise floor is measured on more seeds than each evaluation uses.
-        noise_sim = Simulator(max(seeds, noise_seeds), base, pool, names)
-        per_seed = noise_sim.per_seed(theta_of(params, x))
-        m = per_seed.mean(axis=0)
+            damping *= 10.0
+        if not accepted:
+            break
+        x, m = contract_levels(sim, params, x, m, names, goal, w_mask, 1)
         q = objective(m[w_mask], goal[w_mask], tol[w_mask])
-        evaluations = sim.evaluations
+    # The noise floor is measured on more seeds than each evaluation uses.
+    noise_sim = Simulator(max(seeds, noise_seeds), base, names, runs_dir, launch, "noise")
+    per_seed = noise_sim.per_seed(theta_of(params, x))
+    m = per_seed.mean(axis=0)
+    q = objective(m[w_mask], goal[w_mask], tol[w_mask])
+    evaluations = sim.evaluations
 
     # Noise floor: the spread of Q, as one evaluation computes it (on ``seeds`` seeds), over
     # resamples of the noise seeds at the estimate.
@@ -411,7 +440,7 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
 
 
 def promote(result: dict, path: Path | None = None) -> Path:
-    """Write the estimate into conf/market/default.yaml (the values ``python -m sim`` uses)."""
+    """Write the estimate into conf/market/default.yaml (the values ``sim run`` uses)."""
     path = path or config_dir() / "market" / "default.yaml"
     text = path.read_text()
     for p in result["parameters"]:
@@ -428,32 +457,46 @@ def promote(result: dict, path: Path | None = None) -> Path:
     return path
 
 
-@command
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=positive_int, default=4)
-    parser.add_argument("--iterations", type=positive_int, default=4)
-    parser.add_argument("--before", default="2024-01-01",
-                        help="use only targets observable before this date (backtest: 2023-10-01)")
-    parser.add_argument("--out", default="results/estimate")
-    parser.add_argument("--promote", action="store_true")
-    parser.add_argument("--from-priors", action="store_true",
-                        help="start every parameter but the level constants from its stated prior")
-    parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
-    if args.seeds < 2:
-        parser.error("--seeds must be at least 2 (the noise floor needs a spread)")
+@dataclass
+class EstimateConfig(Launch):
+    """``sim estimate``: its keys (``Launch`` adds the launcher's)."""
+
+    seeds: int = field(default=4, metadata=helps(
+        "seeds per evaluation (at least 2: the noise floor needs a spread)"))
+    iterations: int = field(default=4, metadata=helps("Levenberg-Marquardt steps at most"))
+    before: str = field(default="2024-01-01", metadata=helps(
+        "use only targets observable before this date (the backtest: 2023-10-01)"))
+    from_priors: bool = field(default=False, metadata=helps(
+        "start every parameter but the level constants from its stated prior (the backtest)"))
+    out: str = field(default="results/estimate", metadata=helps("where estimate.json goes"))
+    promote: bool = field(default=False, metadata=helps(
+        "also write the estimate into conf/market/default.yaml (what sim run uses)"))
+    model_overrides: list[str] = field(default_factory=list, metadata=helps(
+        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'))
+    runs_dir: str = field(default="results/estimate/runs", metadata=helps(
+        "the evaluations' job directories (kept: a rerun skips the finished ones)"))
+
+
+def run(cfg: EstimateConfig) -> int:
+    """``sim estimate``: estimate, write ``estimate.json``, and promote it if asked."""
     from sim.experiments.compose import compose_config
 
-    compose_config(list(args.overrides))  # bad overrides fail here, before any run
-    result = estimate(args.seeds, args.iterations, args.before, args.overrides, Path(args.out),
-                      from_priors=args.from_priors)
+    for name in ("seeds", "iterations"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(name, f"must be >= 1, got {getattr(cfg, name)}")
+    if cfg.seeds < 2:
+        raise ConfigError("seeds", "must be at least 2 (the noise floor needs a spread)")
+    try:
+        dt.date.fromisoformat(cfg.before)
+    except ValueError:
+        raise ConfigError("before", f"{cfg.before!r} is not a date (YYYY-MM-DD)") from None
+    check_launch(cfg)
+    compose_config(list(cfg.model_overrides))  # bad overrides fail here, before any run
+    out = Path(cfg.out)
+    result = estimate(cfg.seeds, cfg.iterations, cfg.before, list(cfg.model_overrides), out,
+                      from_priors=cfg.from_priors, launch=cfg, runs_dir=Path(cfg.runs_dir))
     print(f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
-          f"{result['evaluations']} evaluations; wrote {Path(args.out) / 'estimate.json'}")
-    if args.promote:
+          f"{result['evaluations']} evaluations; wrote {out / 'estimate.json'}")
+    if cfg.promote:
         print(f"promoted to {promote(result)}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,30 +1,34 @@
 """Forecast of what was not fitted: annual storefront and group GMV shares for 2024-2025.
 
-    python -m sim.studies.forecast [--draws 12] [--seeds 2] [--estimate docs/estimation/full/estimate.json]
-                           [--out results/forecast] [overrides]
+    sim forecast [draws=12] [seeds=2] [estimate=docs/estimation/full/estimate.json]
+                 [out=results/forecast] ['model_overrides=[...]'] [launcher=parallel]
 
 Parameter uncertainty times seed noise: ``draws`` parameter vectors are drawn from the estimate's
-sampling distribution (``python -m sim.studies.estimate``: normal on the estimation scale, with the
+sampling distribution (``sim estimate``: normal on the estimation scale, with the
 sandwich covariance), each run on ``seeds`` seeds under ``history``. The estimation saw only data
 through 2023, so 2024 and 2025 are out of sample: no later figure is used or tuned to. Without an
 estimate file the default market is run on ``draws x seeds`` seeds (seed noise only, and the
 label says so). Writes ``forecast.csv`` (mean and 90% band per year, storefront and operator
-group), ``forecast_runs.csv`` (every run) and ``forecast.png``.
+group), ``forecast_runs.csv`` (every run) and ``forecast.png``. The runs are a fan-out through
+Hydra's launchers (``sim.experiments.fanout``): one job per draw and seed into ``runs_dir``,
+resumed on a rerun.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.experiments.compose import compose_config
-from sim.schema.errors import command, positive_int
+from sim.experiments.fanout import Launch, check_launch, fan_out, helps
+from sim.schema.config import ConfigError
+from sim.schema.errors import RunError
 
 YEARS = (2023, 2024, 2025)  # 2023 is shown as the fitted year beside the forecast
 
@@ -49,7 +53,7 @@ def parameter_draws(estimate_file: str, draws: int, seed: int = 0) -> list[tuple
             for k, row in enumerate(sample)]
 
 
-def one_run(label: str, overrides: list[str], seed: int) -> pd.DataFrame:
+def one_run(label: str, overrides: Sequence[str], seed: int) -> pd.DataFrame:
     from sim.experiments.run import simulate
     from sim.schema.tables import annual_gmv_share, annual_group_share
 
@@ -123,37 +127,50 @@ def plot(table: pd.DataFrame, path: Path, label: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-@command
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="Annual storefront and group share forecast, 2024-2025")
-    parser.add_argument("--draws", type=positive_int, default=12)
-    parser.add_argument("--seeds", type=positive_int, default=2)
-    parser.add_argument("--estimate", default="docs/estimation/full/estimate.json")
-    parser.add_argument("--accept-q", type=float, default=ACCEPT_Q,
-                        help="keep runs whose fit to the record through 2023 is at most this "
-                             "(sum of squared errors in tolerances; inf keeps every run)")
-    parser.add_argument("--out", default="results/forecast")
-    parser.add_argument("--workers", type=positive_int, default=2)
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
-    args = parser.parse_args(argv)
-    compose_config(list(args.overrides))  # bad overrides fail here, before any run
-    sets = parameter_draws(args.estimate, args.draws)
-    seeds = args.seeds if len(sets) > 1 else args.seeds * args.draws
+@dataclass
+class ForecastConfig(Launch):
+    """``sim forecast``: its keys (``Launch`` adds the launcher's)."""
+
+    draws: int = field(default=12, metadata=helps("parameter vectors drawn from the estimate"))
+    seeds: int = field(default=2, metadata=helps("seeds per draw (each draw its own seeds)"))
+    estimate: str = field(default="docs/estimation/full/estimate.json", metadata=helps(
+        "the estimate to draw from (sim estimate); a missing file runs the default market"))
+    accept_q: float = field(default=ACCEPT_Q, metadata=helps(
+        "keep runs whose fit to the record through 2023 is at most this (inf keeps every run)"))
+    out: str = field(default="results/forecast", metadata=helps(
+        "where forecast.csv, forecast_runs.csv and forecast.png go"))
+    model_overrides: list[str] = field(default_factory=list, metadata=helps(
+        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'))
+    runs_dir: str = field(default="results/forecast/runs", metadata=helps(
+        "the runs' job directories (kept: a rerun skips the finished ones)"))
+
+
+def run(cfg: ForecastConfig) -> int:
+    """``sim forecast``: run the draws through the launcher and write the bands."""
+    for name in ("draws", "seeds"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(name, f"must be >= 1, got {getattr(cfg, name)}")
+    if math.isnan(cfg.accept_q):
+        raise ConfigError("accept_q", "must be a number (inf keeps every run)")
+    check_launch(cfg)
+    compose_config(list(cfg.model_overrides))  # bad overrides fail here, before any run
+    sets = parameter_draws(cfg.estimate, cfg.draws)
+    seeds = cfg.seeds if len(sets) > 1 else cfg.seeds * cfg.draws
     # Each draw gets its own seeds, so parameter and seed noise are both in the band.
-    jobs = [(label, [*overrides, *args.overrides], k * seeds + s)
+    jobs = [{"label": label, "overrides": [*overrides, *cfg.model_overrides], "seed": k * seeds + s}
             for k, (label, overrides) in enumerate(sets) for s in range(seeds)]
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
-        runs = pd.concat(pool.map(one_run, *zip(*jobs, strict=True)), ignore_index=True)
-    out = Path(args.out)
+    runs = pd.concat(fan_out("sim.studies.forecast.one_run", jobs, Path(cfg.runs_dir), cfg,
+                             label="forecast"), ignore_index=True)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    table = summarise(runs, args.accept_q)
+    table = summarise(runs, cfg.accept_q)
     if table.empty:
-        raise SystemExit(f"error: no run fits the record within --accept-q {args.accept_q:g}; "
-                         "draw more parameter vectors (--draws)")
+        raise RunError(f"no run fits the record within accept_q={cfg.accept_q:g}; draw more "
+                       "parameter vectors (draws=...)")
     runs.to_csv(out / "forecast_runs.csv", index=False)
     table.to_csv(out / "forecast.csv", index=False)
     kept = runs.drop_duplicates(["parameter_set", "seed"])
-    accepted = int((kept["fit_q"] <= args.accept_q).sum())
+    accepted = int((kept["fit_q"] <= cfg.accept_q).sum())
     label = (f"{accepted} of {len(kept)} runs ({len(sets)} parameter draws x {seeds} seeds) "
              "consistent with the record" if len(sets) > 1
              else f"default market, {seeds} seeds, no parameter uncertainty")
@@ -162,7 +179,3 @@ def main(argv: list[str]) -> int:
                        p95=lambda t: (100 * t["p95"]).round(1)).to_string(index=False))
     print(f"wrote {out / 'forecast.csv'} and {out / 'forecast.png'} ({label})")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

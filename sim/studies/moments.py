@@ -70,3 +70,15 @@ def record_moments(history: pd.DataFrame, no_policy: pd.DataFrame) -> dict[str, 
     return out
 
 
+
+
+def run_fit_moments(overrides: list[str]) -> dict[str, float]:
+    """``fit_moments`` of one run of the config composed with ``overrides`` (a job of the fan-out
+    of ``tools/fit_defaults.py``)."""
+    from sim.core.model import EcommerceModel
+    from sim.experiments.compose import compose_config
+
+    cfg = compose_config(overrides)
+    model = EcommerceModel(cfg)
+    model.run()
+    return fit_moments(model.recorder.table(), cfg.market.usd_idr)

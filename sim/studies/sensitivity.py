@@ -1,13 +1,15 @@
 """Sensitivity analysis with SALib: Morris screening of every declared parameter, then Sobol on
 the most influential, for four policy outputs.
 
-    python -m sim.studies.sensitivity [--trajectories 6] [--sobol-n 32] [--top 4] [--launcher parallel]
-                              [--out results/sensitivity] [model overrides ...]
+    sim sensitivity [trajectories=6] [sobol_n=32] [top=4] [out=results/sensitivity]
+                    ['model_overrides=[...]'] [launcher=parallel]
 
 Parameters and ranges are those of the calibration (``conf/calibration/``; log ranges are sampled
 on the log scale). Every sample point is a run of ``history`` with ``no_policy`` alongside on
-seed 0, executed as an ordinary Hydra multirun (``point_file=... point=range(N)``), so it
-parallelises with any launcher, resumes when interrupted and runs on a cluster. Outputs:
+seed 0, executed as an ordinary Hydra multirun of model runs (``sim --multirun
+point_file=... point=range(N)``) into ``out/morris/runs`` and ``out/sobol/runs``, so it
+parallelises with any launcher (the ``launcher`` key), resumes when interrupted (a finished run
+with the same config and code is skipped) and runs on a cluster. Outputs:
 - ``shopee_share_2024``: Shopee's share of 2024 online GMV under history;
 - ``tokopedia_group_share_2024``: the Tokopedia group's (with TikTok Shop after the deal);
 - ``local_revenue_change_2024``: local producers' 2024 revenue, history against no_policy;
@@ -18,17 +20,18 @@ Writes ``morris.csv`` and ``morris.png`` (mu* against sigma), ``sobol.csv`` and 
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.experiments.compose import compose_config
-from sim.schema.errors import command, positive_int
+from sim.experiments.fanout import Launch, check_launch, helps
+from sim.experiments.sweep import multirun_command, quoted, stream
+from sim.schema.config import ConfigError
+from sim.schema.errors import RunError
 
 OUTPUTS = ["shopee_share_2024", "tokopedia_group_share_2024", "local_revenue_change_2024",
            "online_gmv_change_2024"]
@@ -47,19 +50,19 @@ def to_points(x: np.ndarray, spec: dict, logs: list[bool]) -> pd.DataFrame:
     return pd.DataFrame(values, columns=spec["names"])
 
 
-def run_points(points: pd.DataFrame, folder: Path, launcher: str, overrides: list[str]) -> Path:
+def run_points(points: pd.DataFrame, folder: Path, launch: Launch, overrides: list[str]) -> Path:
     """Run every point as one Hydra multirun into ``folder/runs``; return the sweep directory."""
     folder.mkdir(parents=True, exist_ok=True)
     point_file = (folder / "points.csv").resolve()
     points.to_csv(point_file, index=False)
     sweep = (folder / "runs").resolve()
-    cmd = [sys.executable, "-m", "sim", "--multirun", f"point_file={point_file}",
-           f"point=range({len(points)})", "scenario=history", "counterfactual=no_policy",
-           "figures=false", "seed=0", f"hydra.sweep.dir={sweep}", f"hydra/launcher={launcher}",
-           *overrides]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"sensitivity sweep failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    arguments = [f"point_file={quoted(point_file)}", f"point=range({len(points)})", "scenario=history",
+                 "counterfactual=no_policy", "figures=false", "seed=0", *overrides,
+                 *(["force=true"] if launch.force else []), *launch.launcher_overrides]
+    command = multirun_command("sim", arguments, sweep, launch.launcher, launch.workers)
+    code, tail = stream(command)
+    if code != 0:
+        raise RunError("sensitivity sweep failed:\n" + "\n".join(tail[-15:]))
     return sweep
 
 
@@ -88,14 +91,14 @@ def outputs(sweep: Path, n_points: int) -> np.ndarray:
     return y
 
 
-def morris(parameters: dict, trajectories: int, folder: Path, launcher: str,
+def morris(parameters: dict, trajectories: int, folder: Path, launch: Launch,
            overrides: list[str], seed: int = 0) -> pd.DataFrame:
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
     spec, logs = problem(parameters)
     x = morris_sample.sample(spec, trajectories, num_levels=4, seed=seed)
-    sweep = run_points(to_points(x, spec, logs), folder, launcher, overrides)
+    sweep = run_points(to_points(x, spec, logs), folder, launch, overrides)
     y = outputs(sweep, len(x))
     rows = []
     for k, name in enumerate(OUTPUTS):
@@ -113,14 +116,14 @@ def most_influential(screen: pd.DataFrame, top: int) -> list[str]:
     return norm.groupby("parameter")["score"].max().sort_values(ascending=False).index[:top].tolist()
 
 
-def sobol(parameters: dict, names: list[str], base_n: int, folder: Path, launcher: str,
+def sobol(parameters: dict, names: list[str], base_n: int, folder: Path, launch: Launch,
           overrides: list[str], seed: int = 0) -> pd.DataFrame:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
     spec, logs = problem({n: parameters[n] for n in names})
     x = sobol_sample.sample(spec, base_n, calc_second_order=False, seed=seed)
-    sweep = run_points(to_points(x, spec, logs), folder, launcher, overrides)
+    sweep = run_points(to_points(x, spec, logs), folder, launch, overrides)
     y = outputs(sweep, len(x))
     rows = []
     for k, name in enumerate(OUTPUTS):
@@ -178,33 +181,39 @@ def plot_sobol(indices: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-@command
-def main(argv: list[str]) -> int:
+@dataclass
+class SensitivityConfig(Launch):
+    """``sim sensitivity``: its keys (``Launch`` adds the launcher's)."""
+
+    trajectories: int = field(default=6, metadata=helps("Morris trajectories"))
+    sobol_n: int = field(default=32, metadata=helps("Sobol base sample size (N x (k + 2) runs)"))
+    top: int = field(default=4, metadata=helps("parameters Morris ranks highest, for Sobol"))
+    out: str = field(default="results/sensitivity", metadata=helps(
+        "where morris.csv, sobol.csv, their figures and the runs go"))
+    model_overrides: list[str] = field(default_factory=list, metadata=helps(
+        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=5000"]'))
+
+
+def run(cfg: SensitivityConfig) -> int:
+    """``sim sensitivity``: Morris over every calibration parameter, then Sobol on the top ones."""
     from sim.studies.calibrate import load_config
 
-    parser = argparse.ArgumentParser(description="Morris then Sobol sensitivity analysis")
-    parser.add_argument("--trajectories", type=positive_int, default=6)
-    parser.add_argument("--sobol-n", type=positive_int, default=32)
-    parser.add_argument("--top", type=positive_int, default=4)
-    parser.add_argument("--launcher", default="parallel")
-    parser.add_argument("--out", default="results/sensitivity")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
-    args = parser.parse_args(argv)
-    compose_config(list(args.overrides))  # bad overrides fail here, before any run
+    for name in ("trajectories", "sobol_n", "top"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(name, f"must be >= 1, got {getattr(cfg, name)}")
+    check_launch(cfg)
+    overrides = list(cfg.model_overrides)
+    compose_config(overrides)  # bad overrides fail here, before any run
     parameters = load_config([]).parameters
-    out = Path(args.out)
-    screen = morris(parameters, args.trajectories, out / "morris", args.launcher, args.overrides)
+    out = Path(cfg.out)
+    screen = morris(parameters, cfg.trajectories, out / "morris", cfg, overrides)
     screen.to_csv(out / "morris.csv", index=False)
     plot_morris(screen, out / "morris.png")
-    top = most_influential(screen, args.top)
+    top = most_influential(screen, cfg.top)
     print("Morris, most influential first:", ", ".join(top))
-    indices = sobol(parameters, top, args.sobol_n, out / "sobol", args.launcher, args.overrides)
+    indices = sobol(parameters, top, cfg.sobol_n, out / "sobol", cfg, overrides)
     indices.to_csv(out / "sobol.csv", index=False)
     plot_sobol(indices, out / "sobol.png")
     print(indices.round(3).to_string(index=False))
     print(f"wrote {out}/morris.csv, morris.png, sobol.csv, sobol.png")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,21 +1,20 @@
 """Validation report: the patterns the model should reproduce, each against its public source.
 
-    python -m sim.studies.validate [--seeds 5] [--out docs] [overrides...]
+    sim validate [seeds=5] [out=docs] ['model_overrides=["KEY=VALUE",...]'] [launcher=parallel]
 
-Runs ``history`` and ``no_policy`` on the same seeds (default scale unless overridden), measures
-each pattern and writes ``OUT/validation.md`` with its figures. Patterns the defaults were fitted
-to are marked "fitted"; the others were not used in fitting and test the model out of sample.
+Runs ``history`` and ``no_policy`` on the same seeds (default scale unless ``model_overrides``
+say otherwise), measures each pattern and writes ``OUT/validation.md`` with its figures. Patterns
+the defaults were fitted to are marked "fitted"; the others were not used in fitting and test the
+model out of sample. The seeds are a fan-out through Hydra's launchers
+(``sim.experiments.fanout``): one job per seed into ``runs_dir``, resumed on a rerun.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from multiprocessing import get_context
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.compose import compose_config
-from sim.schema.errors import command, positive_int
+from sim.experiments.fanout import Launch, check_launch, fan_out, helps
+from sim.schema.config import ConfigError
 from sim.schema.tables import annual_gmv_share, annual_total_gmv_usd_bn, quarterly_gmv_share
 from sim.studies.moments import calibration_targets, record_moments
 
@@ -64,7 +64,39 @@ def _weeks_between(model, window: tuple[dt.date, dt.date]) -> bool:
     return window[0] <= model.current_date < window[1]
 
 
-def run_pair(seed: int, overrides: tuple[str, ...]) -> dict:
+@dataclass
+class ValidateConfig(Launch):
+    """``sim validate``: its keys (``Launch`` adds the launcher's)."""
+
+    seeds: int = field(default=5, metadata=helps("history/no_policy pairs, on seeds 0 to seeds-1"))
+    out: str = field(default="docs", metadata=helps("where validation.md and its figures go"))
+    model_overrides: list[str] = field(default_factory=list, metadata=helps(
+        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'))
+    runs_dir: str = field(default="results/validate/runs", metadata=helps(
+        "the seeds' job directories (kept: a rerun skips the finished ones)"))
+
+
+def run(cfg: ValidateConfig) -> int:
+    """``sim validate``: run the pairs through the launcher, write the report, print verdicts."""
+    if cfg.seeds < 1:
+        raise ConfigError("seeds", f"must be >= 1, got {cfg.seeds}")
+    check_launch(cfg)
+    overrides = tuple(cfg.model_overrides)
+    compose_config(list(overrides))  # bad overrides fail here, before any run
+    runs = fan_out("sim.studies.validate.run_pair",
+                   [{"seed": seed, "overrides": list(overrides)} for seed in range(cfg.seeds)],
+                   Path(cfg.runs_dir), cfg, label="validate")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    patterns = evaluate(runs)
+    path = write_report(patterns, figures(runs, out), out, cfg.seeds, overrides)
+    for p in patterns:
+        print(f"{'pass' if p.passed else 'FAIL'}  {p.name}: {p.model}")
+    print(f"wrote {path}")
+    return 0
+
+
+def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
     """history and no_policy on one seed, with the agent-level facts the report needs."""
     from sim.core.model import EcommerceModel
     from sim.core.population import CROSS_BORDER, online_share
@@ -328,16 +360,16 @@ def _fmt(name: str, value: float | None) -> str:
 
 def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
     """The estimate, its identification table and noise floor, and the backtest, from the files
-    ``python -m sim.studies.estimate`` wrote (docs/estimation/full and docs/estimation/backtest)."""
+    ``sim estimate`` wrote (docs/estimation/full and docs/estimation/backtest)."""
     full_path, back_path = directory / "full" / "estimate.json", directory / "backtest" / "estimate.json"
     if not full_path.is_file():
-        return ["## Estimation", "", f"No estimate in `{full_path}`: run `python -m sim.studies.estimate "
-                f"--out {full_path.parent}`.", ""]
+        return ["## Estimation", "", f"No estimate in `{full_path}`: run `sim estimate "
+                f"out={full_path.parent}`.", ""]
     full = json.loads(full_path.read_text())
     lines = ["## Estimation", "",
              f"Method of simulated moments, common random numbers, {full['seeds']} seeds per "
-             f"evaluation (`python -m sim.studies.estimate --seeds {full['seeds']} "
-             f"--out {full_path.parent}`; "
+             f"evaluation (`sim estimate seeds={full['seeds']} "
+             f"out={full_path.parent}`; "
              f"{full['evaluations']} evaluations). Objective Q = sum of squared errors in "
              f"tolerances at the estimate: **{full['objective']:.2f}**; its noise floor, the "
              "standard deviation of Q over bootstrap resamples of the seeds at the estimate, is "
@@ -378,10 +410,10 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
     baselines = naive_baselines()
     held_out = [t for t in back["targets"] if not t["used"]]
     lines += ["## Backtest", "",
-              f"Estimated on the targets observable before {back['before']} only (`python -m "
-              f"sim.studies.estimate --before {back['before']}"
-              + (" --from-priors" if back.get("from_priors") else "")
-              + f" --out {back_path.parent}`), starting every parameter but the level constants "
+              f"Estimated on the targets observable before {back['before']} only (`sim estimate "
+              f"before={back['before']}"
+              + (" from_priors=true" if back.get("from_priors") else "")
+              + f" out={back_path.parent}`), starting every parameter but the level constants "
               "from its stated prior; parameters those targets cannot pin stay there. Then the ban "
               "window and 2023 are "
               "predicted and scored as |error| / tolerance against two naive forecasts (lower is "
@@ -417,8 +449,10 @@ def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds:
                  overrides: tuple[str, ...]) -> Path:
     passed = sum(p.passed for p in patterns)
     lines = ["# Validation", "",
-             f"Generated by `python -m sim.studies.validate --seeds {seeds}"
-             + (" " + " ".join(overrides) if overrides else "") + f"` on {dt.date.today()}: "
+             f"Generated by `sim validate seeds={seeds}"
+             + (f" 'model_overrides={json.dumps(list(overrides), separators=(',', ':'))}'"
+                if overrides else "")
+             + f"` on {dt.date.today()}: "
              f"`history` and `no_policy` on {seeds} seeds, same seed per pair, model values are "
              f"means over seeds. {passed} of {len(patterns)} patterns pass. Each pattern passes only "
              "when the model's value lies inside the numeric band given beside its source. Patterns "
@@ -433,29 +467,3 @@ def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds:
     path = out / "validation.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-@command
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="Write the validation report")
-    parser.add_argument("--seeds", type=positive_int, default=5)
-    parser.add_argument("--out", default="docs")
-    parser.add_argument("--workers", type=positive_int, default=2)
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for both scenarios")
-    args = parser.parse_args(argv)
-    compose_config(list(args.overrides))  # bad overrides fail here, before any run
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = tuple(args.overrides)
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
-        runs = list(pool.map(run_pair, range(args.seeds), [overrides] * args.seeds))
-    patterns = evaluate(runs)
-    path = write_report(patterns, figures(runs, out), out, args.seeds, overrides)
-    for p in patterns:
-        print(f"{'pass' if p.passed else 'FAIL'}  {p.name}: {p.model}")
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
