@@ -13,6 +13,7 @@ from sim.core.market import Offer, channel_utility, nested_logit_draw
 from sim.core.model import EcommerceModel
 from sim.core.population import build_shoppers
 from tests.conftest import run_table, series, small_config, window_mean
+from tests.mechanics import assert_within_sampling_error, nested_logit_probabilities, poisson_binomial_se
 
 Y2022 = ("2022-01-01", "2023-01-01")
 PRE_BAN = ("2023-01-01", "2023-10-01")
@@ -105,25 +106,35 @@ def test_higher_habit_slows_switching_back_after_the_ban():
 
 def test_nested_logit_new_app_draws_more_from_other_apps_than_from_offline():
     """Opening one more storefront to every shopper takes less from offline when the nest
-    parameter is low (storefronts are close substitutes) than under a plain logit."""
+    parameter is low (storefronts are close substitutes) than under a plain logit, by as much as
+    the closed form says: with the same uniform, a shopper leaves offline exactly when the new app
+    lifts her online probability above her uniform, a Bernoulli draw with the drop in her
+    closed-form offline probability."""
     rng = np.random.default_rng(0)
     n = 200_000
     utility = rng.normal(0.0, 1.0, (4, n)).astype(np.float32)  # three apps and offline
     u = rng.random(n)
     without_app = np.ones((4, n), dtype=bool)
     without_app[2] = False
+    all_open = np.ones((4, n), dtype=bool)
 
     def offline_loss(nest: float) -> float:
         before = (nested_logit_draw(utility, without_app, u, nest) == 3).mean()
-        after = (nested_logit_draw(utility, np.ones((4, n), dtype=bool), u, nest) == 3).mean()
+        after = (nested_logit_draw(utility, all_open, u, nest) == 3).mean()
         return float(before - after)
 
+    for nest in (0.3, 1.0):
+        drop = (nested_logit_probabilities(utility, without_app, nest)[3]
+                - nested_logit_probabilities(utility, all_open, nest)[3])
+        assert_within_sampling_error(offline_loss(nest), float(drop.mean()),
+                                     poisson_binomial_se(drop) / n, f"offline loss at lambda {nest}")
     assert 0 < offline_loss(0.3) < 0.8 * offline_loss(1.0)
 
 
 def test_preference_for_local_goods_favours_channels_selling_local():
     """Two storefronts alike but for the local share of what they sell: local-minded shoppers
-    pick the local one more often, the more so the higher local_weight."""
+    pick the local one more often, the more so the higher local_weight, and as often as the
+    closed-form nested logit says for utilities beta_l L_j l_i (every other term is zero here)."""
     cfg = small_config("market.shoppers.n_agents=20000")
     shoppers = build_shoppers(cfg.market, np.random.default_rng(0))
     shoppers.adopted[:] = True
@@ -134,16 +145,22 @@ def test_preference_for_local_goods_favours_channels_selling_local():
                   local_share=np.array([0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5]),
                   subsidy=np.zeros(n_channels))
     u = np.random.default_rng(1).random(shoppers.n)
+    available = np.ones((n_channels, shoppers.n), dtype=bool)
 
     def local_pick_ratio(weight: float) -> float:
         cfg.market.shoppers.local_weight = weight
         utility = channel_utility(shoppers, offer, cfg.market.shoppers)
-        choice = nested_logit_draw(utility, np.ones_like(utility, dtype=bool), u, 0.5)
+        choice = nested_logit_draw(utility, available, u, 0.5)
         counts = np.bincount(choice, minlength=n_channels)
+        by_hand = weight * offer.local_share[:, None] * shoppers.local_preference[None, :]
+        probabilities = nested_logit_probabilities(by_hand, available, 0.5)
+        for j in (0, 1):
+            assert_within_sampling_error(float(counts[j]), float(probabilities[j].sum()),
+                                         poisson_binomial_se(probabilities[j]),
+                                         f"choosers of storefront {j} at local_weight {weight}")
         return counts[0] / counts[1]
 
-    assert local_pick_ratio(0.0) == pytest.approx(1.0, abs=0.1)
-    assert local_pick_ratio(2.0) > local_pick_ratio(0.5) > 1.1
+    assert local_pick_ratio(2.0) > local_pick_ratio(0.5) > local_pick_ratio(0.0)
 
 
 @pytest.mark.slow

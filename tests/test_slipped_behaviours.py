@@ -30,50 +30,11 @@ from sim.core.market import (
 )
 from sim.core.model import EcommerceModel
 from sim.core.policies import build_policy_path
-from sim.core.population import CROSS_BORDER, LOCAL, MSMEs
+from sim.core.population import CROSS_BORDER, LOCAL
 from sim.schema.config import MSMEConfig
 from sim.schema.weeks import weekly_dates
 from tests.conftest import ROOT, small_config
-
-# --- tiny constructed sellers ---------------------------------------------------------------------
-
-
-def sellers(n_platforms: int = 1, **given: list[float]) -> MSMEs:
-    """``n`` local sellers, one firm each, price 1, quality 0, scale 1, listed on every storefront,
-    with the given fields replaced (``n`` is the length of the given lists)."""
-    n = len(next(iter(given.values())))
-    ones = np.ones(n)
-    fields = {
-        "weight": ones.copy(),
-        "origin": np.full(n, LOCAL, dtype=np.int8),
-        "category": np.zeros(n, dtype=np.int8),
-        "unit_cost": 0.5 * ones,
-        "price": ones.copy(),
-        "quality": np.zeros(n),
-        "scale": ones.copy(),
-        "capacity_idr": np.full(n, 1e12),
-        "cash_idr": np.zeros(n),
-        "has_stall": np.zeros(n, dtype=bool),
-        "unit_price_usd": np.full(n, 10.0),
-        "positive_listed": np.zeros(n, dtype=bool),
-        "listed_share": np.ones((n, n_platforms)),
-        "profit_ma_idr": np.zeros((n, n_platforms)),
-        "active": np.ones(n, dtype=bool),
-        "revenue_idr": np.zeros((n, n_platforms + 1)),
-        "weeks_active": np.zeros(n, dtype=np.int32),
-        "large": np.zeros(n, dtype=bool),
-    }
-    for name, values in given.items():
-        fields[name] = np.asarray(values, dtype=fields[name].dtype)
-    return MSMEs(**fields)
-
-
-def one_storefront(demand: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Demand on one storefront (none offline), every seller eligible there only."""
-    eligible = np.zeros((n, 2))
-    eligible[:, 0] = 1.0
-    return np.array([demand, 0.0]), eligible
-
+from tests.mechanics import one_storefront, sellers
 
 # --- (1) capacity rationing runs two rounds -------------------------------------------------------
 
