@@ -19,6 +19,7 @@ tracebacks. Bad input exits 2 with one line naming the key.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -416,6 +417,14 @@ def split_verb(argv: list[str]) -> tuple[str | None, list[str]]:
     return None, argv
 
 
+def _print_help(text: str) -> None:
+    """Print a help text; a reader that stops early (``sim --help | head``) is no error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _wants_help(argv: list[str]) -> bool:
     return "--help" in argv or "-h" in argv
 
@@ -437,7 +446,7 @@ def execute(verb: Verb, argv: list[str]) -> int:
     """Run a verb other than ``run`` on its arguments: ``--help``, ``--cfg``, or compose its
     config and call its action; an expected failure becomes a message and its exit code."""
     if _wants_help(argv):
-        print(help_text(verb))
+        _print_help(help_text(verb))
         return 0
     try:
         show_config = "--cfg" in argv
@@ -486,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     verb, rest = split_verb(argv)
     if verb is None or verb == "run":
         if _wants_help(rest):
-            print(help_text(VERBS["run"]) if verb else overview())
+            _print_help(help_text(VERBS["run"]) if verb else overview())
             return 0
         return run_model(rest)
     if verb not in VERBS:
