@@ -113,8 +113,7 @@ VERBS: dict[str, Verb] = {
             "the sweep ends with its aggregate table and figures. `sim KEY=VALUE ...` without a verb is "
             "the same as `sim run KEY=VALUE ...`, and so is `python -m sim ...`.",
             (
-                "sim run                                             # history vs no_policy, seed 0",
-                "sim run scenario=ban_only seed=3 counterfactual=null",
+                "sim run scenario=ban_only seed=3 counterfactual=null hydra.run.dir=results/ban_only",
                 "sim run market.shoppers.n_agents=100000 scenario.social_commerce_ban.compliance=0.5",
                 "sim run --multirun scenario=no_policy,history 'seed=range(3)' hydra/launcher=parallel",
                 "sim run --multirun experiment=policy_comparison     # a sweep preset of conf/experiment/",
