@@ -90,6 +90,7 @@ def test_sim_help_names_every_verb_and_the_keys_of_run(capsys):
         (["run", "--multirun", "seed=0,1"], "run", ["--multirun", "seed=0,1"]),
         (["validate", "seeds=2"], "validate", ["seeds=2"]),
         (["hydra/launcher=parallel"], None, ["hydra/launcher=parallel"]),
+        (["~counterfactual"], None, ["~counterfactual"]),
     ],
 )
 def test_a_verb_is_a_first_argument_without_equals_or_dash(argv, verb, rest):

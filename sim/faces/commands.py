@@ -410,8 +410,9 @@ def overview() -> str:
 
 
 def split_verb(argv: list[str]) -> tuple[str | None, list[str]]:
-    """The verb (a first argument without ``=`` that does not start with ``-``) and the rest."""
-    if argv and "=" not in argv[0] and not argv[0].startswith("-"):
+    """The verb (a first argument without ``=`` that does not start with ``-``, nor with ``~``,
+    which deletes a config key) and the rest."""
+    if argv and "=" not in argv[0] and not argv[0].startswith(("-", "~")):
         return argv[0], argv[1:]
     return None, argv
 
