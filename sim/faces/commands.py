@@ -19,6 +19,7 @@ tracebacks. Bad input exits 2 with one line naming the key.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -112,8 +113,7 @@ VERBS: dict[str, Verb] = {
             "the sweep ends with its aggregate table and figures. `sim KEY=VALUE ...` without a verb is "
             "the same as `sim run KEY=VALUE ...`, and so is `python -m sim ...`.",
             (
-                "sim run                                             # history vs no_policy, seed 0",
-                "sim run scenario=ban_only seed=3 counterfactual=null",
+                "sim run scenario=ban_only seed=3 counterfactual=null hydra.run.dir=results/ban_only",
                 "sim run market.shoppers.n_agents=100000 scenario.social_commerce_ban.compliance=0.5",
                 "sim run --multirun scenario=no_policy,history 'seed=range(3)' hydra/launcher=parallel",
                 "sim run --multirun experiment=policy_comparison     # a sweep preset of conf/experiment/",
@@ -410,10 +410,19 @@ def overview() -> str:
 
 
 def split_verb(argv: list[str]) -> tuple[str | None, list[str]]:
-    """The verb (a first argument without ``=`` that does not start with ``-``) and the rest."""
-    if argv and "=" not in argv[0] and not argv[0].startswith("-"):
+    """The verb (a first argument without ``=`` that does not start with ``-``, nor with ``~``,
+    which deletes a config key) and the rest."""
+    if argv and "=" not in argv[0] and not argv[0].startswith(("-", "~")):
         return argv[0], argv[1:]
     return None, argv
+
+
+def _print_help(text: str) -> None:
+    """Print a help text; a reader that stops early (``sim --help | head``) is no error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _wants_help(argv: list[str]) -> bool:
@@ -437,7 +446,7 @@ def execute(verb: Verb, argv: list[str]) -> int:
     """Run a verb other than ``run`` on its arguments: ``--help``, ``--cfg``, or compose its
     config and call its action; an expected failure becomes a message and its exit code."""
     if _wants_help(argv):
-        print(help_text(verb))
+        _print_help(help_text(verb))
         return 0
     try:
         show_config = "--cfg" in argv
@@ -486,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     verb, rest = split_verb(argv)
     if verb is None or verb == "run":
         if _wants_help(rest):
-            print(help_text(VERBS["run"]) if verb else overview())
+            _print_help(help_text(VERBS["run"]) if verb else overview())
             return 0
         return run_model(rest)
     if verb not in VERBS:
