@@ -47,9 +47,10 @@ def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
     return simulate_with_history(cfg, show_progress)[0]
 
 
-def simulate_with_history(cfg: Config, show_progress: bool = False
+def simulate_with_history(cfg: Config, show_progress: bool = False, position: int = 0
                           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Run one scenario; return its tidy table and, if enabled, its agent history."""
+    """Run one scenario; return its tidy table and, if enabled, its agent history. ``position``
+    is the line of its progress bar among runs shown at once."""
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
     model = EcommerceModel(cfg)
@@ -58,11 +59,59 @@ def simulate_with_history(cfg: Config, show_progress: bool = False
         from tqdm import tqdm
 
         weeks = tqdm(weeks, desc=f"{cfg.scenario.name} seed {cfg.seed}", unit="week",
-                     file=sys.stderr)
+                     file=sys.stderr, position=position)
     for _ in weeks:
         model.step()
     history = model.agent_history.table() if model.agent_history is not None else None
     return model.recorder.table(), history
+
+
+def simulate_all(cfgs: list[Config], show_progress: bool = False,
+                 workers: int | None = None) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """``simulate_with_history`` of each config, in order. The runs are independent (each its own
+    seeded model), so with ``workers`` > 1 they run at once in forked processes, with the same
+    numbers as one after another; None chooses (``parallel_workers``)."""
+    workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
+    if workers <= 1:
+        return [simulate_with_history(c, show_progress) for c in cfgs]
+    import multiprocessing
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+
+    import sim.core.model  # noqa: F401  imported once, before the fork, for every worker
+
+    with warnings.catch_warnings():
+        # The only other threads are the BLAS library's own, which it stops around a fork.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_simulate_quietly, cfgs, [show_progress] * len(cfgs),
+                                 range(len(cfgs))))
+
+
+def _simulate_quietly(cfg: Config, show_progress: bool, position: int
+                      ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    return simulate_with_history(cfg, show_progress, position=position)
+
+
+def parallel_workers(cfgs: list[Config]) -> int:
+    """How many runs of ``cfgs`` to run at once: one per core this process may use, if their
+    estimated memory fits what the machine has free. One at a time inside a worker process (a
+    parallel sweep's job), in a process with other threads (a notebook kernel, the dashboard's
+    server: forking them is not safe), or when ``SIM_WORKERS=1``."""
+    import multiprocessing
+    import threading
+
+    from sim.schema.config import MEMORY_HEADROOM, available_memory, estimate_resources
+
+    if len(cfgs) < 2 or multiprocessing.parent_process() is not None or threading.active_count() > 1:
+        return 1
+    limit = os.environ.get("SIM_WORKERS")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(len(cfgs), cores, int(limit) if limit else cores)
+    per_run, _ = estimate_resources(replace(cfgs[0], counterfactual=None), 1)
+    while workers > 1 and workers * per_run > MEMORY_HEADROOM * available_memory():
+        workers -= 1
+    return max(workers, 1)
 
 
 @contextmanager
@@ -298,12 +347,12 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
         (stage / name).write_text(text)
     if resolved_config_yaml is not None:
         (stage / "resolved_config.yaml").write_text(resolved_config_yaml)
-    runs = []
+    jobs = []
     for seed in range(cfg.seed, cfg.seed + cfg.seeds):  # seeds=N: one table, bands in the figures
-        runs.append(simulate_with_history(replace(cfg, seed=seed), show_progress))
+        jobs.append(replace(cfg, seed=seed))
         if counterfactual is not None:
-            runs.append(simulate_with_history(replace(cfg, seed=seed, scenario=counterfactual),
-                                              show_progress))
+            jobs.append(replace(cfg, seed=seed, scenario=counterfactual))
+    runs = simulate_all(jobs, show_progress)
     tables = [table for table, _ in runs]
     table = _concat(tables, ("scenario", "metric", "entity"))
     check_finite(table)
