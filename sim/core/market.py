@@ -365,12 +365,13 @@ def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_
     if virtual_share is None:
         virtual_share = np.zeros(demand_idr.shape[0] - 1)
     demand_idr, virtual = split_virtual_goods(demand_idr, virtual_share)
-    boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
-    boost = 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
-    pull = eligible * seller_attractiveness(ms, cfg)[:, None] * boost
+    pull = eligible * seller_attractiveness(ms, cfg)[:, None]
+    if (local_boost != 0).any():  # a factor of 1 everywhere changes nothing: skipped
+        boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
+        pull *= 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
     total_pull = pull.sum(axis=0)
-    share = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
-    sold = share * demand_idr[None, :]
+    sold = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
+    sold *= demand_idr[None, :]
     # Two rounds: what capacity-bound sellers cannot serve goes to those with room left, in
     # proportion to the same attractiveness; what still finds no seller is unmet.
     for _ in range(2):
@@ -481,9 +482,11 @@ def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndar
     peers = np.stack([np.bincount(ms.category, weights=active * ms.listed_share[:, j],
                                   minlength=n_categories) for j in range(ms.listed_share.shape[1])], 1)
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
-    peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
-    join_prob = np.minimum(cfg.join_rate * pull_of_buyers[None, :] * peer_pull
-                           * affinity[ms.origin], 1.0)
+    # The join rate depends on the agent only through its category and origin: computed once per
+    # (category, origin, storefront) and looked up, the same operations on the same numbers.
+    peer_pull = (0.05 + 0.95 * peer_share) ** cfg.peer_weight
+    rate = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
+    join_prob = np.minimum(rate[:, None, :] * affinity[None, :, :], 1.0)[ms.category, ms.origin]
     join_prob *= ms.active[:, None] & open_for_sellers[None, :]
     ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
     # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.
