@@ -100,16 +100,23 @@ def _simulate_forked(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 @contextmanager
 def _forking_pool(workers: int) -> Iterator[Any]:
-    """A pool of ``workers`` processes forked from this one (they start with its imports)."""
+    """A pool of ``workers`` processes forked from this one (they start with its imports). The
+    objects that exist at the fork are frozen out of the garbage collector meanwhile, so that a
+    worker's collections do not touch (and so copy) every page it shares with this process."""
+    import gc
     import multiprocessing
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
-    with warnings.catch_warnings():
-        # The only other threads are the BLAS library's own, which it stops around a fork.
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            yield pool
+    gc.freeze()
+    try:
+        with warnings.catch_warnings():
+            # The only other threads are the BLAS library's own, which it stops around a fork.
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                yield pool
+    finally:
+        gc.unfreeze()
 
 
 def may_fork() -> int:
