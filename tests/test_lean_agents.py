@@ -16,11 +16,13 @@ from tests.conftest import small_config
 
 # Costly stalls and a high entry rate: firms exit and entrants take their rows within the run.
 CHURN = (
-    "market.shoppers.n_agents=1000",
-    "market.msmes.n_agents=300",
+    "market.shoppers.n_agents=600",
+    "market.msmes.n_agents=200",
     "scenario=history",
     "market.msmes.stall_cost_share=0.2",
     "market.msmes.entry_rate_per_week=0.2",
+    "burn_in_weeks=8",
+    "end_date=2024-03-25",
 )
 
 

@@ -22,7 +22,7 @@ SHORT = [
 
 def test_runs_in_forked_workers_equal_runs_one_after_another():
     cfg = compose_config(SHORT)
-    jobs = [cfg, replace(cfg, scenario=load_scenario("no_policy")), replace(cfg, seed=1)]
+    jobs = [cfg, replace(cfg, scenario=load_scenario("no_policy"))]
     together = simulate_all(jobs, workers=2)
     for job, (table, history) in zip(jobs, together, strict=True):
         alone, alone_history = simulate_with_history(job)

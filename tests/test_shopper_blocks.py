@@ -13,8 +13,8 @@ from tests.conftest import small_config
 # A ban some shoppers evade and whose blocked discovery demand follows links (installing apps),
 # then the pilot's steering: every branch of the week's shopping runs.
 OVERRIDES = (
-    "market.shoppers.n_agents=3000",
-    "market.msmes.n_agents=300",
+    "market.shoppers.n_agents=2000",
+    "market.msmes.n_agents=200",
     "scenario=history",
     "scenario.social_commerce_ban.compliance=0.7",
     "market.shoppers.link_follow_share=0.6",
@@ -33,7 +33,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, block: int, threads: int) -> Ecommerce
 
 def test_blocks_and_threads_change_no_number(monkeypatch):
     whole = _run(monkeypatch, block=1 << 30, threads=1)
-    blocked = _run(monkeypatch, block=700, threads=2)  # five blocks, the last one short
+    blocked = _run(monkeypatch, block=450, threads=2)  # five blocks, the last one short
     pd.testing.assert_frame_equal(whole.recorder.table(), blocked.recorder.table(), check_exact=True)
     for name in ("habit", "adopted", "ties_using", "deferred_idr"):
         assert np.array_equal(getattr(whole.shoppers, name), getattr(blocked.shoppers, name)), name
