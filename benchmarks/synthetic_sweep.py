@@ -41,7 +41,8 @@ def _hydra_yaml(template: Path, num: int, overrides: list[str]) -> str:
     if not path.is_file():
         listed = "".join(f"    - {o}\n" for o in overrides)
         return f"hydra:\n  overrides:\n    task:\n{listed}  job:\n    name: __main__\n    num: {num}\n"
-    return re.sub(r"^    num: \d+$", f"    num: {num}", path.read_text(), count=1, flags=re.MULTILINE)
+    # A multirun's record has the job's number; a single run's has "num: ???".
+    return re.sub(r"^    num: \S+$", f"    num: {num}", path.read_text(), count=1, flags=re.MULTILINE)
 
 
 def write_run(template: Path, sweep_dir: Path, num: int, runs: int, points: int) -> str:
