@@ -1,6 +1,6 @@
 """Speed and memory of the engine, measured, never asserted in a test.
 
-    python benchmarks/bench.py [--quick] [--json]
+    python benchmarks/bench.py [--quick] [--json] [--national]
 
 Reports (``--json`` prints them as one JSON object on the last line):
 - ``machine``: cores, Python, numpy and its BLAS;
@@ -15,7 +15,14 @@ Reports (``--json`` prints them as one JSON object on the last line):
   that both give the same channel shares within sampling error;
 - ``numpy_kernel_shopper_steps_per_s`` and ``ratio_vs_numpy_kernel``: the engine's shopper kernel
   (sim.core.market) on preallocated arrays with no model around it;
-- ``linearity``: time ratio of the two largest runs against their shopper ratio.
+- ``linearity``: time ratio of the two largest runs against their shopper ratio;
+- ``aggregate_10k_s`` and ``aggregate_10k_peak_mb``: ``sim aggregate`` (``aggregate()``) on a
+  synthetic sweep of 10,000 runs (``benchmarks/synthetic_sweep.py``: one real default run, history
+  and its no_policy counterfactual, cloned into 100 design points x 100 seeds in the layout a
+  multirun writes), wall time of the whole command and the peak resident memory it read of itself;
+  ``aggregate_10k`` has the sweep's sizes (``--quick``: 1,000 runs).
+With ``--national``, the ``scale`` rows end with 10,000,000 shoppers and 500,000 MSMEs (about ten
+minutes and several GB).
 With ``--sweep``: ``sweep``, a 20-run sweep at default scale (history, seeds 0-19, no
 counterfactual, no figures) run serially and with joblib on 2 workers, and the speed-up.
 """
@@ -57,6 +64,47 @@ def default_run_s() -> float:
 
 def scale_run(shoppers: int, msmes: int) -> dict:
     return measure_run([f"market.shoppers.n_agents={shoppers}", f"market.msmes.n_agents={msmes}"])
+
+
+AGGREGATE_AND_PEAK = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from sim.experiments.aggregate import aggregate\n"
+    "from sim.experiments.measure import peak_memory_mb\n"
+    "code = 1 if len(aggregate(Path(sys.argv[1])).failed) else 0\n"
+    "print(json.dumps({'exit': code, 'peak_rss_mb': round(peak_memory_mb(), 1)}))\n"
+)
+
+
+def aggregate_sweep(runs: int, points: int = 100) -> dict:
+    """Wall time and peak memory of ``sim aggregate`` (``aggregate()``) on a synthetic sweep
+    of ``runs`` runs cloned from one real default run (history and no_policy, 261 weeks)."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.synthetic_sweep import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "template"
+        subprocess.run([sys.executable, "-m", "sim", "market.shoppers.n_agents=2000",
+                        "market.msmes.n_agents=500", "figures=false", f"hydra.run.dir={template}"],
+                       cwd=tmp, check=True, capture_output=True)
+        sweep = Path(tmp) / "sweep"
+        started = time.perf_counter()
+        build(template, sweep, runs, points)
+        built_s = time.perf_counter() - started
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", AGGREGATE_AND_PEAK, str(sweep)], cwd=tmp,
+                             capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.strip()[-2000:])
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+        if child["exit"] != 0:
+            raise RuntimeError((out.stdout + out.stderr)[-2000:])
+        rows = pq.ParquetFile(sweep / "sweep.parquet").metadata.num_rows
+        return {"runs": runs, "rows": rows, "rows_per_run": rows // runs,
+                "build_s": round(built_s, 1), "wall_s": round(wall, 1),
+                "peak_rss_mb": child["peak_rss_mb"]}
 
 
 def shopper_inputs(n: int, seed: int = 0):
@@ -179,6 +227,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--sweep", action="store_true",
                         help="only the 20-run sweep, serial against joblib on 2 workers")
+    parser.add_argument("--national", action="store_true",
+                        help="add the 10M-shopper, 500k-MSME scale row (about ten minutes)")
     args = parser.parse_args()
     if args.sweep:
         report = {"machine": machine(), "sweep": sweep_speedup()}
@@ -189,6 +239,8 @@ def main() -> None:
 
     sizes = [(10_000, 5_000), (100_000, 20_000)] if args.quick else [
         (10_000, 5_000), (100_000, 20_000), (1_000_000, 50_000)]
+    if args.national:
+        sizes.append((10_000_000, 500_000))
     report: dict = {"machine": machine(), "quick": args.quick}
     print(f"machine: {report['machine']}", flush=True)
     report["default_run_s"] = round(default_run_s(), 2)
@@ -199,12 +251,20 @@ def main() -> None:
         row = scale_run(shoppers, msmes)
         report["scale"].append(row)
         print(f"scale: {row}", flush=True)
-    largest = report["scale"][-1]
+    # The engine's speed (and the kernel it is compared with) at the largest standard size.
+    largest = report["scale"][-2 if args.national else -1]
     shopper_weeks = largest["shoppers"] * (largest["weeks"] + largest["burn_in_weeks"])
     report["engine_shopper_steps_per_s"] = round(shopper_weeks / largest["wall_s"])
     a, b = report["scale"][-2], report["scale"][-1]
     report["linearity"] = {"shopper_ratio": b["shoppers"] / a["shoppers"],
                            "time_ratio": round(b["wall_s"] / a["wall_s"], 2)}
+
+    aggregate_runs = 1_000 if args.quick else 10_000
+    report["aggregate_10k"] = aggregate_sweep(aggregate_runs)
+    report["aggregate_10k_s"] = report["aggregate_10k"]["wall_s"]
+    report["aggregate_10k_peak_mb"] = report["aggregate_10k"]["peak_rss_mb"]
+    print(f"aggregate of a synthetic {aggregate_runs}-run sweep: {report['aggregate_10k']}",
+          flush=True)
 
     agreement_n, agreement_weeks = (10_000, 4) if args.quick else (20_000, 6)
     report["mesa_agreement"] = channel_shares_agree(agreement_n, agreement_weeks)

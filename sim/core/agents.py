@@ -3,7 +3,9 @@
 The weekly step runs on whole arrays (``sim.core.market``); these classes exist so that a user can write
 ``model.agents_by_type[MSME].select(lambda a: a.origin == "local")`` or read ``shopper.budget``
 with the usual Mesa idioms. Each agent reads its row of the model's arrays on demand, so an agent
-is always up to date and costs no work in the step.
+is always up to date and costs no work in the step. The model builds the shoppers' and sellers'
+objects only when first asked for them (``EcommerceModel(agent_objects=...)``): a headless run of
+millions of shoppers never pays for millions of Python objects.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ No function here loops over shoppers or sellers; loops run over platforms (a han
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +58,11 @@ def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarr
 def adopt_apps(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
     """``shoppers`` (who do not use app j yet) start using it; their followers' tie counts follow."""
     sh.adopted[j, shoppers] = True
+    count_new_users(sh, j, shoppers)
+
+
+def count_new_users(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
+    """Add the new users ``shoppers`` of app j to their followers' counts of ties using it."""
     np.add.at(sh.ties_using[j], sh.followers_of(shoppers), 1)
 
 
@@ -131,6 +138,40 @@ def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
     return np.exp(offer.log_effective_price * (1.0 - elasticity)) / (1.0 - offer.subsidy)
 
 
+# Shoppers per block of the week's choices: a block's (channels x shoppers) arrays stay in the CPU's
+# cache and its temporaries are reused, where whole-population arrays of millions of shoppers would
+# stream from memory (and be page-faulted in afresh) a dozen times a week. Every step per shopper
+# is elementwise or across channels, so blocks change no number; the sums over shoppers are taken
+# once, over whole arrays, in shopper order, as without blocks.
+SHOPPER_BLOCK = 1 << 16
+# Blocks are shopped by this many threads at once (numpy releases the GIL inside array
+# operations); a block's shoppers touch only their own rows, and the followers' counts of ties
+# using an app (which no block reads) are updated after all blocks, so threads change no number.
+SHOPPER_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1)
+
+
+@dataclass
+class _ShopperResults:
+    """What each shopper did this week (whole population), for the week's sums over shoppers."""
+
+    choice: np.ndarray  # int8 channel of the planned occasion (drawn for everyone)
+    planned_spend: np.ndarray  # list-price planned spend (0 if she did not shop)
+    planned_buyer: np.ndarray  # bool: shopped and spent something
+    displaced: np.ndarray  # list-price planned spend given up to earlier discovery purchases
+    destination: np.ndarray  # int8 channel of the discovery purchase
+    impulse_spend: np.ndarray  # list-price discovery spend bought
+    impulse_buyer: np.ndarray  # bool: a buyer there not counted by her planned purchase
+    lost_spend: np.ndarray  # discovery spend that found no open channel
+
+    @classmethod
+    def empty(cls, n: int) -> _ShopperResults:
+        return cls(choice=np.empty(n, np.int8), planned_spend=np.empty(n),
+                   planned_buyer=np.empty(n, bool), displaced=np.empty(n),
+                   destination=np.zeros(n, np.int8), impulse_spend=np.zeros(n),
+                   impulse_buyer=np.zeros(n, bool), lost_spend=np.zeros(n))
+
+
 def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_share: np.ndarray,
                   steer_share: np.ndarray, steer_to: np.ndarray, is_social: np.ndarray, spend_index: float,
                   cfg: ShopperConfig, draws: dict[str, np.ndarray]) -> ShopperWeek:
@@ -139,94 +180,134 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
     Budgets are in IDR of the start date times ``spend_index`` (the dated income and price path).
     A discovery purchase takes ``impulse_displacement`` of its out-of-pocket cost from the
     shopper's later planned spending (the same household budget): it is carried as
-    ``sh.deferred_idr`` and paid down by her next planned purchases.
+    ``sh.deferred_idr`` and paid down by her next planned purchases. Shoppers are taken in blocks
+    of ``SHOPPER_BLOCK`` (``_shop_block``); the week's totals are sums over all of them.
     """
     n_channels = offer.brand_utility.shape[0]
-    n_platforms = n_channels - 1
-    # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
-    # open only to the evading share (1 - compliance) of shoppers.
-    available = np.ones((n_channels, sh.n), dtype=bool)
-    np.logical_and(sh.adopted, sh.evade_draw[None, :] < transact_share[:, None],
-                   out=available[:n_platforms])
-    utility = channel_utility(sh, offer, cfg)
-
-    shops = draws["shop"] < sh.shop_prob
-    choice = nested_logit_draw(utility, available, draws["choice"], cfg.online_nest_lambda)
     factor = list_spend_factor(offer, cfg.spend_price_elasticity)
-    budget = sh.budget.astype(np.float64) * spend_index
-    out_of_pocket = budget * (factor[choice] * (1.0 - offer.subsidy[choice])) * shops
-    paid_down = np.minimum(out_of_pocket, sh.deferred_idr)
-    sh.deferred_idr -= paid_down
-    planned_spend = (out_of_pocket - paid_down) / (1.0 - offer.subsidy[choice])
-    planned_idr = np.bincount(choice, weights=planned_spend, minlength=n_channels)
-    buyers = np.bincount(choice, weights=shops & (planned_spend > 0), minlength=n_channels)
-    update_habit(sh, shops, choice, cfg.habit_learning_rate)
-
     open_marketplace = ~is_social & (transact_share > 0)
-    impulse_idr, impulse_buyers, lost = discovery_purchases(
-        sh, utility, available, choice, shops, offer, leak_share, steer_share, steer_to,
-        open_marketplace, budget, factor, cfg, draws)
+    out = _ShopperResults.empty(sh.n)
+    blocks = [slice(start, min(start + SHOPPER_BLOCK, sh.n)) for start in range(0, sh.n, SHOPPER_BLOCK)]
+
+    def shop(rows: slice) -> list[tuple[int, np.ndarray]]:
+        return _shop_block(sh, rows, offer, transact_share, leak_share, steer_share, steer_to,
+                           open_marketplace, spend_index, factor, cfg, draws, out)
+
+    if SHOPPER_THREADS > 1 and len(blocks) > 1:
+        with ThreadPoolExecutor(SHOPPER_THREADS) as pool:
+            installs = list(pool.map(shop, blocks))
+    else:
+        installs = [shop(rows) for rows in blocks]
+    for block_installs in installs:  # in shopper order
+        for j, shoppers in block_installs:
+            count_new_users(sh, j, shoppers)
+    planned_idr = np.bincount(out.choice, weights=out.planned_spend, minlength=n_channels)
+    buyers = np.bincount(out.choice, weights=out.planned_buyer, minlength=n_channels)
+    impulse_idr = np.bincount(out.destination, weights=out.impulse_spend, minlength=n_channels)
+    impulse_buyers = np.bincount(out.destination, weights=out.impulse_buyer, minlength=n_channels)
     w = sh.weight
     return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
                        buyers=w * (buyers + impulse_buyers),
                        planned_idr=w * planned_idr, impulse_idr=w * impulse_idr,
-                       lost_discovery_idr=w * lost,
-                       displaced_idr=w * float((paid_down / (1.0 - offer.subsidy[choice])).sum()))
+                       lost_discovery_idr=w * float(out.lost_spend.sum()),
+                       displaced_idr=w * float(out.displaced.sum()))
 
 
-def discovery_purchases(sh: Shoppers, utility: np.ndarray, available: np.ndarray,
+def _shop_block(sh: Shoppers, rows: slice, offer: Offer, transact_share: np.ndarray,
+                leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
+                open_marketplace: np.ndarray, spend_index: float, factor: np.ndarray,
+                cfg: ShopperConfig, draws: dict[str, np.ndarray], out: _ShopperResults
+                ) -> list[tuple[int, np.ndarray]]:
+    """Planned and discovery purchases of the shoppers ``rows``, into their rows of ``out``;
+    their habits, deferred spending and apps are updated in place. Returns the apps installed by
+    following a link, as (app, shoppers), for their followers' counts (``count_new_users``)."""
+    block = sh.block(rows)
+    n_platforms = offer.brand_utility.shape[0] - 1
+    # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
+    # open only to the evading share (1 - compliance) of shoppers.
+    available = np.ones((n_platforms + 1, block.n), dtype=bool)
+    np.logical_and(block.adopted, block.evade_draw[None, :] < transact_share[:, None],
+                   out=available[:n_platforms])
+    utility = channel_utility(block, offer, cfg)
+
+    shops = draws["shop"][rows] < block.shop_prob
+    choice = nested_logit_draw(utility, available, draws["choice"][rows], cfg.online_nest_lambda)
+    budget = block.budget.astype(np.float64) * spend_index
+    out_of_pocket = budget * (factor[choice] * (1.0 - offer.subsidy[choice])) * shops
+    paid_down = np.minimum(out_of_pocket, block.deferred_idr)
+    block.deferred_idr -= paid_down
+    planned_spend = (out_of_pocket - paid_down) / (1.0 - offer.subsidy[choice])
+    out.choice[rows] = choice
+    out.planned_spend[rows] = planned_spend
+    out.planned_buyer[rows] = shops & (planned_spend > 0)
+    out.displaced[rows] = paid_down / (1.0 - offer.subsidy[choice])
+    update_habit(block, shops, choice, cfg.habit_learning_rate)
+    return discovery_purchases(sh, rows, utility, available, choice, shops, offer, leak_share,
+                               steer_share, steer_to, open_marketplace, budget, factor, cfg,
+                               draws, out)
+
+
+def discovery_purchases(sh: Shoppers, rows: slice, utility: np.ndarray, available: np.ndarray,
                         choice: np.ndarray, shops: np.ndarray, offer: Offer,
                         leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
                         open_marketplace: np.ndarray,
                         budget: np.ndarray, factor: np.ndarray, cfg: ShopperConfig,
-                        draws: dict[str, np.ndarray]
-                        ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Impulse purchases created by content (social apps, and marketplaces' live and video).
+                        draws: dict[str, np.ndarray], out: _ShopperResults
+                        ) -> list[tuple[int, np.ndarray]]:
+    """Impulse purchases created by content (social apps, and marketplaces' live and video), for
+    the shoppers ``rows`` (``utility`` to ``budget`` are theirs).
 
     The content comes from the most discovery-rich app the shopper uses. If that app's checkout is
     closed to her, a share ``leak_share`` follows the seller's link to the open marketplace she
     likes best among those she uses; one who uses none installs the one she likes best (a link
     opens the shop in its app) and uses it from then on. The rest is lost. After legal close an
     operator group may route a share ``steer_share[j]`` of storefront j's discovery sales to its
-    partner's checkout (``steer_to[j]``) for shoppers holding both. Returns spend and new buyers
-    per channel, and the lost spend (all per agent, before weighting); bought purchases add their
-    displaced share to ``sh.deferred_idr``.
+    partner's checkout (``steer_to[j]``) for shoppers holding both. Writes each shopper's
+    destination, spend bought, whether she is a new buyer there, and spend lost into ``out``
+    (per agent, before weighting); bought purchases add their displaced share to
+    ``sh.deferred_idr``. Returns the apps installed by following a link, as (app, shoppers):
+    they use them now, and their followers' tie counts are the caller's to update.
     """
-    n_channels = utility.shape[0]
+    installs: list[tuple[int, np.ndarray]] = []
     sources = np.flatnonzero(offer.discovery[:-1] > 0)
     if sources.size == 0:
-        return np.zeros(n_channels), np.zeros(n_channels), 0.0
-    reach = sh.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
+        return installs
+    block = sh.block(rows)
+    reach = block.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
     exposure = reach.sum(axis=0)
     source = sources[reach.argmax(axis=0)]
-    direct = available[source, np.arange(sh.n)]
-    impulse = draws["impulse"] < np.minimum(cfg.impulse_rate * exposure * sh.discovery_taste, 1.0)
+    direct = available[source, np.arange(block.n)]
+    impulse = draws["impulse"][rows] < np.minimum(cfg.impulse_rate * exposure * block.discovery_taste,
+                                                  1.0)
     destination = source.copy()
     bought = impulse & direct
     # Blocked discovery demand: a share follows the seller's link to a marketplace.
-    blocked = np.flatnonzero(impulse & ~direct & (draws["leak"] < leak_share[source]))
+    blocked = np.flatnonzero(impulse & ~direct & (draws["leak"][rows] < leak_share[source]))
     marketplaces = np.flatnonzero(open_marketplace)
     if blocked.size and marketplaces.size:
-        uses = sh.adopted[marketplaces][:, blocked]
+        uses = block.adopted[marketplaces][:, blocked]
         uses[:, ~uses.any(axis=0)] = True
         scores = np.where(uses, utility[marketplaces][:, blocked], -np.inf)
         destination[blocked] = marketplaces[scores.argmax(axis=0)]
         bought[blocked] = True
         for j in marketplaces:
             newcomers = blocked[destination[blocked] == j]
-            adopt_apps(sh, int(j), newcomers[~sh.adopted[j, newcomers]])
+            newcomers = newcomers[~block.adopted[j, newcomers]]
+            block.adopted[j, newcomers] = True
+            installs.append((int(j), rows.start + newcomers))
+    steer = draws["steer"][rows]
     for j in np.flatnonzero(steer_share > 0):
         partner = int(steer_to[j])
-        steered = bought & (destination == j) & available[partner] & (draws["steer"] < steer_share[j])
+        steered = bought & (destination == j) & available[partner] & (steer < steer_share[j])
         destination[steered] = partner
     spend = cfg.impulse_spend_share * budget * factor[destination]
-    impulse_idr = np.bincount(destination, weights=spend * bought, minlength=n_channels)
-    new_buyer = bought & ~(shops & (choice == destination))
-    impulse_buyers = np.bincount(destination, weights=new_buyer, minlength=n_channels)
-    lost = float((spend * (impulse & ~bought)).sum())
-    sh.deferred_idr += (cfg.impulse_displacement * spend * bought
-                        * (1.0 - offer.subsidy[destination]))
-    return impulse_idr, impulse_buyers, lost
+    out.destination[rows] = destination
+    out.impulse_spend[rows] = spend * bought
+    out.impulse_buyer[rows] = bought & ~(shops & (choice == destination))
+    out.lost_spend[rows] = spend * (impulse & ~bought)
+    block.deferred_idr += (cfg.impulse_displacement * spend * bought
+                           * (1.0 - offer.subsidy[destination]))
+    return installs
 
 
 def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: float) -> None:
@@ -284,12 +365,13 @@ def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_
     if virtual_share is None:
         virtual_share = np.zeros(demand_idr.shape[0] - 1)
     demand_idr, virtual = split_virtual_goods(demand_idr, virtual_share)
-    boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
-    boost = 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
-    pull = eligible * seller_attractiveness(ms, cfg)[:, None] * boost
+    pull = eligible * seller_attractiveness(ms, cfg)[:, None]
+    if (local_boost != 0).any():  # a factor of 1 everywhere changes nothing: skipped
+        boost_by_channel = np.append(local_boost, 0.0)  # no ranking policy offline
+        pull *= 1.0 + boost_by_channel[None, :] * (ms.origin == LOCAL)[:, None]
     total_pull = pull.sum(axis=0)
-    share = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
-    sold = share * demand_idr[None, :]
+    sold = np.divide(pull, total_pull, out=np.zeros_like(pull), where=total_pull > 0)
+    sold *= demand_idr[None, :]
     # Two rounds: what capacity-bound sellers cannot serve goes to those with room left, in
     # proportion to the same attractiveness; what still finds no seller is unmet.
     for _ in range(2):
@@ -400,9 +482,11 @@ def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndar
     peers = np.stack([np.bincount(ms.category, weights=active * ms.listed_share[:, j],
                                   minlength=n_categories) for j in range(ms.listed_share.shape[1])], 1)
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
-    peer_pull = (0.05 + 0.95 * peer_share[ms.category]) ** cfg.peer_weight
-    join_prob = np.minimum(cfg.join_rate * pull_of_buyers[None, :] * peer_pull
-                           * affinity[ms.origin], 1.0)
+    # The join rate depends on the agent only through its category and origin: computed once per
+    # (category, origin, storefront) and looked up, the same operations on the same numbers.
+    peer_pull = (0.05 + 0.95 * peer_share) ** cfg.peer_weight
+    rate = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
+    join_prob = np.minimum(rate[:, None, :] * affinity[None, :, :], 1.0)[ms.category, ms.origin]
     join_prob *= ms.active[:, None] & open_for_sellers[None, :]
     ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
     # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import mesa
 import numpy as np
@@ -38,11 +39,13 @@ from sim.core.population import (
 from sim.core.recorder import Recorder
 from sim.core.reporters import make_datacollector
 from sim.core.snapshots import AgentHistory
-from sim.schema.config import Config, parse_date, validate
+from sim.schema.config import Config, ConfigError, parse_date, validate
 from sim.schema.weeks import weekly_dates
 
 # Mesa logs every step at INFO; at hundreds of steps per run that is noise and measurable cost.
 logging.getLogger("MESA").setLevel(logging.WARNING)
+
+AGENT_OBJECTS = ("lazy", "eager")
 
 
 class EcommerceModel(mesa.Model):
@@ -52,8 +55,11 @@ class EcommerceModel(mesa.Model):
     agents in ``self.agents`` are views over them. Five random streams are spawned from the
     model's seeded ``self.rng``: population, app adoption, shopper shocks, seller shocks and
     entrants, so that the same seed gives the same population and the same weekly shocks in every
-    scenario (common random numbers).
+    scenario (common random numbers). The Mesa agent objects are built only when first asked for
+    (see ``agent_objects``).
     """
+
+    agent_id_counter: int  # Mesa's next unique_id (set in mesa.Model.__init__)
 
     def __init__(
         self, cfg: Config | None = None, *, rng: int | None = None, policy: str | None = None,
@@ -65,6 +71,7 @@ class EcommerceModel(mesa.Model):
         kppu_conditions: bool | None = None, kppu_date: str | None = None,
         tiktok_commission_scale: float | None = None, n_shoppers: int | None = None,
         n_msmes: int | None = None, burn_in_weeks: int | None = None, end_date: str | None = None,
+        agent_objects: str = "lazy",
     ) -> None:
         """``EcommerceModel(cfg)`` runs a composed config as it is. Without ``cfg`` the model
         starts from the packaged defaults (``conf/``) with the named ``policy`` scenario
@@ -75,7 +82,17 @@ class EcommerceModel(mesa.Model):
         compliance, link leak), the US$ floor (on/off, date, threshold), the pilot (on/off,
         relaunch date, local priority, trial length, migration date), KPPU's conditions (on/off,
         date), TikTok Shop's commission schedule (x scale), and the scale and horizon.
+
+        ``agent_objects`` says when the Mesa agent objects of shoppers and sellers are built:
+        ``"lazy"`` (the default) on the first access to ``agents``, ``agents_by_type``,
+        ``agent_types``, ``shopper_agents`` or ``msme_agents``, so that a headless run never
+        builds them; ``"eager"`` here, as a plain Mesa model does. Both give the same agents
+        (same ``unique_id``, type and order, exited sellers gone, entrants present) and the run
+        the same numbers: the step never reads an agent object.
         """
+        if agent_objects not in AGENT_OBJECTS:
+            raise ConfigError("agent_objects", f"{agent_objects!r} is not one of "
+                                               f"{', '.join(AGENT_OBJECTS)}")
         cfg = model_config(cfg, rng, policy, Levers(
             ban=ban, ban_date=ban_date, ban_compliance=ban_compliance,
             link_follow_share=link_follow_share, floor=floor, floor_date=floor_date,
@@ -130,9 +147,16 @@ class EcommerceModel(mesa.Model):
         self.initial_offer()
 
         self.platform_agents = [Platform(self, j) for j in range(len(platforms))]
-        self.shopper_agents = [Shopper(self, i) for i in range(self.shoppers.n)]
-        self.msme_agents: list[MSME | None] = [
-            (LargeFirm if large else MSME)(self, m) for m, large in enumerate(self.msmes.large)]
+        # Mesa ids are handed out as if every agent were built now (shoppers, then sellers), so
+        # that agents built later carry the ids an eager build gives them; 0 marks an exited slot.
+        self._first_shopper_id = self.agent_id_counter
+        self.agent_id_counter += self.shoppers.n
+        self._msme_ids = np.arange(self.agent_id_counter, self.agent_id_counter + self.msmes.n)
+        self.agent_id_counter += self.msmes.n
+        self._shopper_agents: list[Shopper] | None = None
+        self._msme_agents: list[MSME | None] | None = None
+        if agent_objects == "eager":
+            self._build_agent_objects()
 
         self.recorder = Recorder(self)
         self.datacollector = make_datacollector(self)
@@ -228,9 +252,13 @@ class EcommerceModel(mesa.Model):
         ms.active[exits] = False
         ms.listed_share[exits] = 0.0
         ms.revenue_idr[exits] = 0.0
-        for m in exits:
-            self.msme_agents[m].leave()
-            self.msme_agents[m] = None
+        self._msme_ids[exits] = 0
+        if self._msme_agents is not None:
+            for m in exits:
+                agent = self._msme_agents[m]
+                assert agent is not None
+                agent.leave()
+                self._msme_agents[m] = None
         self.enter_new_firms()
 
     def enter_new_firms(self) -> None:
@@ -267,8 +295,13 @@ class EcommerceModel(mesa.Model):
         ms.cash_idr[entrants] = cfg.initial_cash_weeks * fixed_cost_idr(
             self.market, ms.capacity_idr[entrants], ms.has_stall[entrants],
             ms.listed_share[entrants])
-        for m in entrants:
-            self.msme_agents[m] = MSME(self, int(m))
+        if self._msme_agents is not None:
+            for m in entrants:
+                self._msme_agents[m] = MSME(self, int(m))
+            self._msme_ids[entrants] = [self._msme_agents[m].unique_id for m in entrants]
+        else:  # the ids the agents will carry when built
+            self._msme_ids[entrants] = self.agent_id_counter + np.arange(entrants.size)
+            self.agent_id_counter += entrants.size
 
     def platforms_adapt_subsidies(self, week: int) -> None:
         """Defend share: an operator group whose share fell below its trailing average raises its
@@ -345,6 +378,68 @@ class EcommerceModel(mesa.Model):
             local_share=local_share,
             subsidy=subsidy,
         )
+
+    # --- Mesa agent objects ----------------------------------------------------------------------
+
+    def _build_agent_objects(self) -> None:
+        """Build the shoppers' and live sellers' agent objects with the ids reserved for them, in
+        id order (the order an eager build registers them in); from now on exits remove agents
+        and entrants add them as they happen."""
+        if self._shopper_agents is not None:
+            return
+        counter = self.agent_id_counter
+        self.agent_id_counter = self._first_shopper_id
+        self._shopper_agents = [Shopper(self, i) for i in range(self.shoppers.n)]
+        msme_agents: list[MSME | None] = [None] * self.msmes.n
+        live = np.flatnonzero(self._msme_ids)
+        for m in live[np.argsort(self._msme_ids[live], kind="stable")]:
+            self.agent_id_counter = int(self._msme_ids[m])
+            msme_agents[m] = (LargeFirm if self.msmes.large[m] else MSME)(self, int(m))
+        self.agent_id_counter = counter
+        self._msme_agents = msme_agents
+
+    @property
+    def agent_objects_built(self) -> bool:
+        """Whether the shoppers' and sellers' Mesa agent objects exist yet."""
+        return self._shopper_agents is not None
+
+    @property
+    def shopper_agents(self) -> list[Shopper]:
+        """Shopper agent ``i`` reads row ``i`` of ``self.shoppers`` (built on first access)."""
+        self._build_agent_objects()
+        assert self._shopper_agents is not None
+        return self._shopper_agents
+
+    @property
+    def msme_agents(self) -> list[MSME | None]:
+        """The seller agent of each row of ``self.msmes``; None where the firm has exited and no
+        entrant has taken the row (built on first access)."""
+        self._build_agent_objects()
+        assert self._msme_agents is not None
+        return self._msme_agents
+
+    @property
+    def agents(self) -> Any:
+        """Mesa's set of every agent (platforms, shoppers, sellers), built on first access."""
+        self._build_agent_objects()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> Any:
+        """Mesa's agent sets by class (``Platform``, ``Shopper``, ``MSME``, ``LargeFirm``)."""
+        self._build_agent_objects()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """The agent classes present, in the order their first agent was registered."""
+        self._build_agent_objects()
+        return super().agent_types
+
+    def remove_all_agents(self) -> None:
+        """Remove every agent (built first, so that none appears afterwards)."""
+        self._build_agent_objects()
+        super().remove_all_agents()
 
     # --- helpers for agents and outputs ---------------------------------------------------------
 

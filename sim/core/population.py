@@ -49,6 +49,18 @@ class Shoppers:
     def n(self) -> int:
         return self.budget.shape[0]
 
+    def block(self, rows: slice) -> Shoppers:
+        """The shoppers ``rows`` as views into these arrays (writes go through); their ties and
+        followers still index the whole population."""
+        return Shoppers(
+            weight=self.weight, budget=self.budget[rows], shop_prob=self.shop_prob[rows],
+            price_sensitivity=self.price_sensitivity[rows],
+            discovery_taste=self.discovery_taste[rows], local_preference=self.local_preference[rows],
+            can_reach=self.can_reach[:, rows], evade_draw=self.evade_draw[rows],
+            adopted=self.adopted[:, rows], habit=self.habit[:, rows], ties=self.ties[:, rows],
+            followers=self.followers, followers_ptr=self.followers_ptr,
+            ties_using=self.ties_using[:, rows], deferred_idr=self.deferred_idr[rows])
+
 
 @dataclass
 class MSMEs:

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from functools import cache
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import sim
-from sim.schema.config import Config, ConfigError, ScenarioConfig
+from sim.schema.config import Config, ConfigError, MarketConfig, ScenarioConfig
 from sim.schema.errors import RunError
 from sim.schema.tables import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn, paired_effects
 
@@ -47,9 +47,10 @@ def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
     return simulate_with_history(cfg, show_progress)[0]
 
 
-def simulate_with_history(cfg: Config, show_progress: bool = False
+def simulate_with_history(cfg: Config, show_progress: bool = False, position: int = 0
                           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Run one scenario; return its tidy table and, if enabled, its agent history."""
+    """Run one scenario; return its tidy table and, if enabled, its agent history. ``position``
+    is the line of its progress bar among runs shown at once."""
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
     model = EcommerceModel(cfg)
@@ -58,11 +59,118 @@ def simulate_with_history(cfg: Config, show_progress: bool = False
         from tqdm import tqdm
 
         weeks = tqdm(weeks, desc=f"{cfg.scenario.name} seed {cfg.seed}", unit="week",
-                     file=sys.stderr)
+                     file=sys.stderr, position=position)
     for _ in weeks:
         model.step()
     history = model.agent_history.table() if model.agent_history is not None else None
     return model.recorder.table(), history
+
+
+def simulate_all(cfgs: list[Config], show_progress: bool = False, workers: int | None = None,
+                 meanwhile: Callable[[], object] | None = None
+                 ) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """``simulate_with_history`` of each config, in order. The runs are independent (each its own
+    seeded model), so with ``workers`` > 1 they run at once in forked processes, with the same
+    numbers as one after another; None chooses (``parallel_workers``). ``meanwhile`` is called
+    while they run (an import the caller needs next, say)."""
+    workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
+    if workers <= 1:
+        return [simulate_with_history(c, show_progress) for c in cfgs]
+    import sim.core.model  # noqa: F401  imported once, before the fork, for every worker
+
+    _FORKED["jobs"] = (cfgs, show_progress)  # the workers find their jobs here, not in a pickle
+    try:
+        with _forking_pool(workers) as pool:
+            futures = [pool.submit(_simulate_forked, i) for i in range(len(cfgs))]
+            if meanwhile is not None:
+                meanwhile()
+            return [future.result() for future in futures]
+    finally:
+        _FORKED.clear()
+
+
+# What forked workers inherit from the process that forked them (set just before the fork).
+_FORKED: dict[str, Any] = {}
+
+
+def _simulate_forked(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    cfgs, show_progress = _FORKED["jobs"]
+    return simulate_with_history(cfgs[i], show_progress, i)
+
+
+@contextmanager
+def _forking_pool(workers: int) -> Iterator[Any]:
+    """A pool of ``workers`` processes forked from this one (they start with its imports). The
+    objects that exist at the fork are frozen out of the garbage collector meanwhile, so that a
+    worker's collections do not touch (and so copy) every page it shares with this process."""
+    import gc
+    import multiprocessing
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+
+    gc.freeze()
+    try:
+        with warnings.catch_warnings():
+            # The only other threads are the BLAS library's own, which it stops around a fork.
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                yield pool
+    finally:
+        gc.unfreeze()
+
+
+def may_fork() -> int:
+    """Processes this one may run at once by forking: one per core it may use, but one (no
+    fork) inside a worker process (a parallel sweep's job), beside other threads (a notebook
+    kernel, the dashboard's server: forking them is not safe), or when ``SIM_WORKERS=1``."""
+    import multiprocessing
+    import threading
+
+    if multiprocessing.parent_process() is not None or threading.active_count() > 1:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = os.environ.get("SIM_WORKERS")
+    return max(1, min(cores, int(limit) if limit else cores))
+
+
+def parallel_workers(cfgs: list[Config]) -> int:
+    """How many runs of ``cfgs`` to run at once (``may_fork``), as many as their estimated
+    memory lets fit in what the machine has free."""
+    from sim.schema.config import MEMORY_HEADROOM, available_memory, estimate_resources
+
+    workers = min(len(cfgs), may_fork())
+    if workers < 2:
+        return 1
+    per_run, _ = estimate_resources(replace(cfgs[0], counterfactual=None), 1)
+    while workers > 1 and workers * per_run > MEMORY_HEADROOM * available_memory():
+        workers -= 1
+    return workers
+
+
+def _import_figures() -> None:
+    import sim.views.figures  # noqa: F401  (matplotlib's import is a second of the default run)
+
+
+def draw_run_figures(table: pd.DataFrame, scenarios: list[ScenarioConfig], out_dir: Path,
+                     market: MarketConfig) -> None:
+    """``market_share.png`` and ``msme_revenue.png`` of a run; the second is drawn in a forked
+    process beside the first when ``may_fork`` allows (the same files either way)."""
+    from sim.views.figures import plot_market_share
+
+    if may_fork() < 2:
+        plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
+        _save_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
+        return
+    with _forking_pool(1) as pool:
+        other = pool.submit(_save_msme_revenue, table, scenarios, out_dir / "msme_revenue.png")
+        plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
+        other.result()
+
+
+def _save_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig], path: Path) -> None:
+    from sim.views.figures import plot_msme_revenue
+
+    plot_msme_revenue(table, scenarios, path)
 
 
 @contextmanager
@@ -298,12 +406,12 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
         (stage / name).write_text(text)
     if resolved_config_yaml is not None:
         (stage / "resolved_config.yaml").write_text(resolved_config_yaml)
-    runs = []
+    jobs = []
     for seed in range(cfg.seed, cfg.seed + cfg.seeds):  # seeds=N: one table, bands in the figures
-        runs.append(simulate_with_history(replace(cfg, seed=seed), show_progress))
+        jobs.append(replace(cfg, seed=seed))
         if counterfactual is not None:
-            runs.append(simulate_with_history(replace(cfg, seed=seed, scenario=counterfactual),
-                                              show_progress))
+            jobs.append(replace(cfg, seed=seed, scenario=counterfactual))
+    runs = simulate_all(jobs, show_progress, meanwhile=_import_figures if cfg.figures else None)
     tables = [table for table, _ in runs]
     table = _concat(tables, ("scenario", "metric", "entity"))
     check_finite(table)
@@ -312,11 +420,8 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
     if histories:
         _concat(histories, ("scenario", "agent_type", "field")).to_parquet(stage / AGENTS, index=False)
     if cfg.figures:
-        from sim.views.figures import plot_market_share, plot_msme_revenue
-
         scenarios = [cfg.scenario] + ([counterfactual] if counterfactual is not None else [])
-        plot_market_share(table, scenarios, stage / "market_share.png", market=cfg.market)
-        plot_msme_revenue(table, scenarios, stage / "msme_revenue.png")
+        draw_run_figures(table, scenarios, stage, cfg.market)
     summary = summarise(table, cfg, time.perf_counter() - started,
                         counterfactual.name if counterfactual is not None else None)
     summary["config"] = asdict(cfg)

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+# A sweep's comparison figures (sim.views.figures) draw these metrics only, and none past this many
+# variants (a sampled design, every run its own variant, has no readable comparison figure). The
+# aggregate reads both before it imports the plotting code.
+SWEEP_FIGURE_METRICS = ("gmv_share", "msme_revenue_idr", "online_gmv_idr", "offline_sales_idr")
+MAX_VARIANTS = 12
+
 
 def metric_frame(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = table[table["metric"] == metric]

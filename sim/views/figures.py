@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 
 from sim.core.policies import policy_events
 from sim.schema.config import MarketConfig, ScenarioConfig
-from sim.schema.tables import own_rows, paired_counterfactual
+from sim.schema.tables import MAX_VARIANTS, own_rows, paired_counterfactual
 
 # One colour per operator group, everywhere; each storefront is drawn in its group's family.
 # TikTok Shop (ByteDance's until the Tokopedia deal closes, then in the Tokopedia group) is a
@@ -409,9 +409,6 @@ def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[Figure, list
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
-
-
-MAX_VARIANTS = 12
 
 
 def sweep_figures(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> dict[str, Figure]:
