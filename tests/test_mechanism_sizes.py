@@ -86,7 +86,7 @@ def test_bass_adoption_per_week_is_innovation_plus_word_of_mouth_by_share_of_tie
     1 - (1 - p)(1 - q k / d), k of her d ties using it. Checked for every k held by at least 500
     candidates in a packaged population of 60,000 shoppers (degree 8) with half the app's reach
     using it. Mutants caught: q doubled, p dropped, the tie count not divided by the degree,
-    word of mouth from the share of all shoppers instead of ties, tie counts not updated."""
+    tie counts not updated after adoption."""
     cfg = packaged_config(n_shoppers=60_000)
     rng = np.random.default_rng(seed)
     sh = build_shoppers(cfg.market, rng)
@@ -120,7 +120,7 @@ def test_bass_adoption_per_week_is_innovation_plus_word_of_mouth_by_share_of_tie
 def test_small_world_rewires_the_configured_share_of_ties(seed: int):
     """ODD 5 (the network): a ring lattice of d/2 neighbours each side, each tie rewired with
     probability p_rw to a uniform shopper (who is the lattice neighbour again with chance 1/n).
-    Mutants caught: rewiring at twice or half the probability, no rewiring."""
+    Mutant caught: rewiring at half the probability."""
     n, degree, rewire = 50_000, 8, 0.1
     ties = small_world(n, degree, rewire, np.random.default_rng(seed))
     offsets = np.concatenate([np.arange(1, degree // 2 + 1), -np.arange(1, degree // 2 + 1)])
@@ -236,7 +236,7 @@ def test_planned_spending_is_shop_probability_times_budget(seed: int):
     """ODD 5 and 7.5: a shopper plans a purchase with probability pi_i and then spends her
     budget (at price 1 without subsidy), so weekly planned spending is sum pi_i b_i (the E[Y]
     that sizes sellers' capacity) and planned buyers sum pi_i, within Z standard errors.
-    Mutants caught: the shop draw compared the wrong way round, budgets not spent in full."""
+    Mutant caught: the shop draw compared the wrong way round."""
     cfg = packaged_config(n_shoppers=40_000)
     sh = build_shoppers(cfg.market, np.random.default_rng(seed))
     n_channels = N_PLATFORMS + 1
@@ -287,7 +287,8 @@ def test_discovery_purchase_probability_is_rate_times_exposure_times_taste(seed:
     for kappa of her budget. Here TikTok Shop (D = 1) for everyone and Shopee's content
     (D = 0.5) for half of them; at rho = 1 the cap binds for the keenest. Buyers and spend within
     Z standard errors over 40,000 packaged shoppers. Mutants caught: exposure from the strongest
-    app only, taste dropped, the rate doubled, purchases sent to the weaker source."""
+    app only, taste dropped, the rate doubled, the purchase's size doubled, purchases sent to the
+    weaker source."""
     cfg = packaged_config(n_shoppers=40_000)
     scfg = cfg.market.shoppers
     scfg.impulse_rate, scfg.impulse_spend_share = rate, 0.5
@@ -342,8 +343,8 @@ def test_a_ban_with_compliance_c_leaves_one_minus_c_of_its_single_homers_demand(
     40,000 packaged shoppers who use TikTok Shop only and (offline utility -30) always buy
     online when they can: exactly those with e_i < 1 - nu buy there, the rest offline, so the
     app keeps a share 1 - nu of planned spending, within Z standard errors (the e_i are uniform,
-    independent of budgets). Mutants caught: the evasion draw compared the wrong way round (a
-    share nu kept), compliance applied to the marketplaces."""
+    independent of budgets). Mutants caught: compliance applied twice (tau squared), the
+    evasion draw read from its other end (1 - e_i < tau: the same share, other shoppers)."""
     cfg = packaged_config(n_shoppers=40_000)
     sh = build_shoppers(cfg.market, np.random.default_rng(seed))
     sh.adopted[:] = False
@@ -420,8 +421,9 @@ def test_one_capacity_serves_all_of_a_sellers_channels():
     """ODD 7.10: fill rate f_m = min(1, K_m / sum_j X_mj) over all channels. Two sellers alike
     share a storefront's 100 and offline 60 as 50 + 30 each; A holds 40 in all, so it keeps
     half of each (25 and 15) and its 25 and 15 of overflow go to B, which has room: B sells
-    75 and 45, nothing unmet. Mutant caught: capacity checked per channel (A would keep 40 and
-    30)."""
+    75 and 45, nothing unmet. Mutant caught: the fill rate from a seller's largest channel
+    instead of its total (B would sell 60 and 36, and 24 would go unmet). Dropping the second
+    rationing round is caught by tests/test_slipped_behaviours.py."""
     ms = sellers(1, capacity_idr=[40.0, 1e6], has_stall=[True, True])
     clearing = clear_market(ms, np.array([100.0, 60.0]), np.ones((2, 2)), np.zeros(1), MSMEConfig())
     np.testing.assert_allclose(clearing.sold_idr, [[25.0, 15.0], [75.0, 45.0]])
@@ -434,7 +436,8 @@ def test_one_capacity_serves_all_of_a_sellers_channels():
 def test_payments_split_each_storefronts_sales_by_its_subsidy_and_commission():
     """ODD 7.11, hand-computed: buyers pay G (1 - s), the platform the subsidy s G, sellers
     receive G (1 - phi), the platform keeps phi G; offline, buyers pay and sellers receive G.
-    Mutants caught: commission and subsidy rates swapped, a subsidy or commission offline."""
+    Mutants caught: the commission charged at the subsidy rate, buyers charged the commission
+    instead of helped by the subsidy, a commission offline."""
     ledger = settle_payments(
         np.array([100.0, 200.0, 50.0, 80.0]), np.array([0.1, 0.0, 0.05]), np.array([0.02, 0.1, 0.0])
     )
@@ -449,8 +452,9 @@ def test_buyers_pay_their_out_of_pocket_spend_and_sellers_the_commission_on_list
     shopper i spends b_i (p_j (1 - s_j))^(1 - eps) out of pocket, sellers sell that grossed up by
     the subsidy at list prices, buyers' payments in the ledger are the out-of-pocket spend, and
     the commission is phi_j times the sellers' sales (price x quantity). Mutants caught: the
-    gross-up by the subsidy dropped, the out-of-pocket spend without the subsidy, the spend
-    elasticity's exponent 1 - eps as eps - 1, buyers charged the commission."""
+    gross-up by the subsidy dropped, planned spending left out of pocket instead of at list
+    prices, the spend elasticity's exponent 1 - eps as eps - 1, buyers charged the commission,
+    the commission charged at the subsidy rate."""
     price, subsidy = np.array([1.0, 1.1, 0.9]), np.array([0.1, 0.2, 0.0])
     commission, elasticity = np.array([0.05, 0.1, 0.02]), 1.5
     budget = np.array([100.0, 200.0, 300.0])
@@ -501,7 +505,7 @@ def test_listing_shares_move_by_the_hand_computed_flows_of_firms():
     inactive. Seller 2 loses money on storefront 1, so 5% of its firms leave first (0.5 -> 0.475);
     then buyer pull min(10, (Y_j / max(N_j, 1)) / (sum Y / sum N)), peer pull
     (0.05 + 0.95 ps)^psi and affinity (2 on storefront 1) set the share of unlisted firms that
-    joins. Mutants caught: leaving after the counts, the (1 - l) factor dropped, the peer
+    joins. Mutants caught: the leave rate doubled, the (1 - l) factor dropped, the peer
     exponent or the affinity ignored, max(N_j, 1) dropped, inactive sellers counted, traces of
     firms kept as listings."""
     ms = sellers(
