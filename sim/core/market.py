@@ -1,7 +1,8 @@
 """The week's mechanics as array operations: adoption, channel choice, market clearing, sellers.
 
 Channel index convention: columns 0..J-1 are the storefronts in roster order, column J is offline.
-No function here loops over shoppers or sellers; loops run over platforms (a handful) at most.
+No function here loops over shoppers or sellers; loops run over platforms (a handful) and over
+blocks of tens of thousands of shoppers (``SHOPPER_BLOCK``).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
 # stream from memory (and be page-faulted in afresh) a dozen times a week. Every step per shopper
 # is elementwise or across channels, so blocks change no number; the sums over shoppers are taken
 # once, over whole arrays, in shopper order, as without blocks.
-SHOPPER_BLOCK = 1 << 16
+SHOPPER_BLOCK = 1 << 15
 # Blocks are shopped by this many threads at once (numpy releases the GIL inside array
 # operations); a block's shoppers touch only their own rows, and the followers' counts of ties
 # using an app (which no block reads) are updated after all blocks, so threads change no number.

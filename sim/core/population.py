@@ -96,10 +96,18 @@ def small_world(n: int, degree: int, rewire_prob: float, rng: np.random.Generato
     if degree == 0:
         return np.zeros((0, n), dtype=np.int32)
     offsets = np.concatenate([np.arange(1, degree // 2 + 1), -np.arange(1, degree // 2 + 1)])
-    ties = (np.arange(n)[None, :] + offsets[:, None]) % n
-    rewire = rng.random(ties.shape) < rewire_prob
+    # Built a row at a time, straight into int32: the same ties and the same draws (a row's
+    # uniforms are the next n of the stream, as they are when drawn for the whole array at once),
+    # without (degree x n) temporaries of 8 bytes each.
+    ring = np.arange(n)
+    ties = np.empty((offsets.size, n), dtype=np.int32)
+    rewire = np.empty((offsets.size, n), dtype=bool)
+    for k, offset in enumerate(offsets):
+        ties[k] = (ring + offset) % n
+    for k in range(offsets.size):
+        rewire[k] = rng.random(n) < rewire_prob
     ties[rewire] = rng.integers(0, n, size=int(rewire.sum()))
-    return ties.astype(np.int32)
+    return ties
 
 
 def correlated_holdings(reach: np.ndarray, correlation: float, n: int,
@@ -115,10 +123,12 @@ def correlated_holdings(reach: np.ndarray, correlation: float, n: int,
     """
     normal = NormalDist()
     cut = np.array([normal.inv_cdf(min(max(r, 1e-9), 1 - 1e-9)) for r in reach])
-    common = rng.standard_normal(n)
-    own = rng.standard_normal((reach.shape[0], n))
-    latent = correlation * common[None, :] + np.sqrt(1.0 - correlation**2) * own
-    return (latent < cut[:, None]) & (reach[:, None] > 0)
+    common = correlation * rng.standard_normal(n)
+    own_weight = np.sqrt(1.0 - correlation**2)
+    holds = np.empty((reach.shape[0], n), dtype=bool)
+    for j in range(reach.shape[0]):  # an app at a time: the same draws, one row of temporaries
+        holds[j] = (common + own_weight * rng.standard_normal(n) < cut[j]) & (reach[j] > 0)
+    return holds
 
 
 def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
@@ -130,7 +140,9 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     reach = np.array([p.reach for p in platforms])
     can_reach = correlated_holdings(reach, cfg.app_holding_correlation, n, rng)
     initial = np.array([p.initial_adoption for p in platforms]) / np.maximum(reach, 1e-9)
-    adopted = can_reach & (rng.random((n_platforms, n)) < initial[:, None])
+    adopted = np.empty((n_platforms, n), dtype=bool)
+    for j in range(n_platforms):  # the same draws as for all apps at once, one row at a time
+        adopted[j] = can_reach[j] & (rng.random(n) < initial[j])
     habit = np.zeros((n_platforms + 1, n), dtype=np.float32)
     habit[:n_platforms] = 0.5 * adopted
     habit[n_platforms] = 0.5
@@ -139,7 +151,8 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
     # kept up to date from the week's new adopters alone instead of recounted for everyone.
     flat = ties.ravel()
     order = np.argsort(flat, kind="stable")
-    followers = (order % n).astype(np.int32)
+    followers = np.remainder(order, n, out=order).astype(np.int32)
+    del order
     followers_ptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=n))])
     ties_using = np.zeros((n_platforms, n), dtype=np.uint8)
     for slot in ties:
