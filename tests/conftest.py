@@ -51,6 +51,49 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+# The suite runs on pytest-xdist workers (pyproject's addopts: ``-n auto``), each a process with
+# its own caches and its own module- and session-scoped fixtures. So that an expensive fixture is
+# built once, the scheduler below sends the tests of a file to one worker as one unit (as
+# ``--dist loadfile`` does), and files that share a cache or a session fixture as one unit too.
+# The notebook runs are independent and the longest tests of the suite: they alone are spread one
+# by one, and go out first, so that no worker starts one when the other is nearly done.
+# (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but pytest 9.2 broke it
+# silently: pytest-xdist#1386.) An explicit ``--dist`` choice on the command line stands.
+SPREAD_FILES = {"test_notebooks.py"}
+SHARED_UNITS = {"test_mechanisms.py": "run_table", "test_policies.py": "run_table",
+                "test_dashboard.py": "tiny_sweep", "test_dashboard_browser.py": "tiny_sweep"}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test is scheduled in: its own id, a shared unit's name, or its file."""
+    path = nodeid.split("::", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    if name in SPREAD_FILES:
+        return nodeid
+    return SHARED_UNITS.get(name, path)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's; unknown with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "load":  # load is what -n implies; any other was asked for
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    # Units go out in collection order (not biggest first), with the spread ones moved ahead.
+    config.option.loadscopereorder = False
+    return SharedFixtureScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # on an xdist worker: the spread tests first
+        items.sort(key=lambda item: item.path.name not in SPREAD_FILES)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """An empty working directory outside the checkout: the CLI must not depend on the cwd."""
