@@ -49,16 +49,24 @@ sys.path.insert(0, str(ROOT))
 
 def machine() -> dict:
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    return {"cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "blas": f"{blas.get('name')} {blas.get('version')}",
-            "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": f"{blas.get('name')} {blas.get('version')}",
+        "platform": platform.platform(),
+    }
 
 
 def default_run_s() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sim", f"hydra.run.dir={tmp}/run"], cwd=tmp,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "sim", f"hydra.run.dir={tmp}/run"],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - started
 
 
@@ -85,16 +93,28 @@ def aggregate_sweep(runs: int, points: int = 100) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         template = Path(tmp) / "template"
-        subprocess.run([sys.executable, "-m", "sim", "market.shoppers.n_agents=2000",
-                        "market.msmes.n_agents=500", "figures=false", f"hydra.run.dir={template}"],
-                       cwd=tmp, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "market.shoppers.n_agents=2000",
+                "market.msmes.n_agents=500",
+                "figures=false",
+                f"hydra.run.dir={template}",
+            ],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+        )
         sweep = Path(tmp) / "sweep"
         started = time.perf_counter()
         build(template, sweep, runs, points)
         built_s = time.perf_counter() - started
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", AGGREGATE_AND_PEAK, str(sweep)], cwd=tmp,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", AGGREGATE_AND_PEAK, str(sweep)], cwd=tmp, capture_output=True, text=True
+        )
         wall = time.perf_counter() - started
         if out.returncode != 0:
             raise RuntimeError(out.stderr.strip()[-2000:])
@@ -102,9 +122,14 @@ def aggregate_sweep(runs: int, points: int = 100) -> dict:
         if child["exit"] != 0:
             raise RuntimeError((out.stdout + out.stderr)[-2000:])
         rows = pq.ParquetFile(sweep / "sweep.parquet").metadata.num_rows
-        return {"runs": runs, "rows": rows, "rows_per_run": rows // runs,
-                "build_s": round(built_s, 1), "wall_s": round(wall, 1),
-                "peak_rss_mb": child["peak_rss_mb"]}
+        return {
+            "runs": runs,
+            "rows": rows,
+            "rows_per_run": rows // runs,
+            "build_s": round(built_s, 1),
+            "wall_s": round(wall, 1),
+            "peak_rss_mb": child["peak_rss_mb"],
+        }
 
 
 def shopper_inputs(n: int, seed: int = 0):
@@ -117,17 +142,31 @@ def shopper_inputs(n: int, seed: int = 0):
 
     # No displacement: the plain-Mesa reference implements the choice rule, not the household
     # budget that discovery purchases draw on.
-    cfg = compose_config(["market.shoppers.n_agents=2000", "market.msmes.n_agents=500",
-                          "counterfactual=null", "burn_in_weeks=0",
-                          "market.shoppers.impulse_displacement=0"])
+    cfg = compose_config(
+        [
+            "market.shoppers.n_agents=2000",
+            "market.msmes.n_agents=500",
+            "counterfactual=null",
+            "burn_in_weeks=0",
+            "market.shoppers.impulse_displacement=0",
+        ]
+    )
     model = EcommerceModel(cfg)
     while model.current_date is None or model.current_date < dt.date(2022, 10, 3):
         model.step()
     cfg.market.shoppers.n_agents = n
     shoppers = build_shoppers(cfg.market, np.random.default_rng(seed))
     week = model.steps - 1
-    return (shoppers, model.offer, cfg.market.shoppers, model.policy.launched[week],
-            model.innovation, model.word_of_mouth, model.transact_share, model.is_social)
+    return (
+        shoppers,
+        model.offer,
+        cfg.market.shoppers,
+        model.policy.launched[week],
+        model.innovation,
+        model.word_of_mouth,
+        model.transact_share,
+        model.is_social,
+    )
 
 
 def no_steering(transact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,10 +185,10 @@ def numpy_kernel(n: int, weeks: int) -> tuple[float, np.ndarray]:
     started = time.perf_counter()
     for _ in range(weeks):
         spread_app_adoption(sh, launched, innovation, wom, rng)
-        draws = {k: rng.random(sh.n, dtype=np.float32)
-                 for k in ("shop", "impulse", "choice", "leak", "steer")}
-        week = shoppers_shop(sh, offer, transact, leak, *no_steering(transact), social, 1.0, cfg,
-                             draws)
+        draws = {
+            k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak", "steer")
+        }
+        week = shoppers_shop(sh, offer, transact, leak, *no_steering(transact), social, 1.0, cfg, draws)
         demand += week.planned_idr
     return time.perf_counter() - started, demand / demand.sum()
 
@@ -179,10 +218,12 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
     leak = np.zeros_like(transact)
     for _ in range(weeks):
         spread_app_adoption(sh, launched, innovation, wom, rng)
-        draws = {k: rng.random(sh.n, dtype=np.float32)
-                 for k in ("shop", "impulse", "choice", "leak", "steer")}
-        numpy_counts += shoppers_shop(sh, offer, transact, leak, *no_steering(transact), social,
-                                      1.0, cfg, draws).buyers
+        draws = {
+            k: rng.random(sh.n, dtype=np.float32) for k in ("shop", "impulse", "choice", "leak", "steer")
+        }
+        numpy_counts += shoppers_shop(
+            sh, offer, transact, leak, *no_steering(transact), social, 1.0, cfg, draws
+        ).buyers
     sh2, *_ = shopper_inputs(n)
     mesa = MesaShopperModel(sh2, offer, cfg, launched, innovation, wom, transact, social, seed=3)
     mesa_counts = np.zeros_like(numpy_counts)
@@ -193,9 +234,12 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
     p_mesa = mesa_counts / mesa_counts.sum()
     choices = min(numpy_counts.sum(), mesa_counts.sum())
     se = np.sqrt(np.maximum(p_numpy * (1 - p_numpy), 1e-12) * 2 / choices)
-    return {"numpy_shares": p_numpy.round(4).tolist(), "mesa_shares": p_mesa.round(4).tolist(),
-            "max_abs_diff": float(np.abs(p_numpy - p_mesa).max()),
-            "within_5_se": bool((np.abs(p_numpy - p_mesa) <= 5 * se + 1e-4).all())}
+    return {
+        "numpy_shares": p_numpy.round(4).tolist(),
+        "mesa_shares": p_mesa.round(4).tolist(),
+        "max_abs_diff": float(np.abs(p_numpy - p_mesa).max()),
+        "within_5_se": bool((np.abs(p_numpy - p_mesa) <= 5 * se + 1e-4).all()),
+    }
 
 
 def sweep_speedup(runs: int = 20) -> dict:
@@ -206,16 +250,24 @@ def sweep_speedup(runs: int = 20) -> dict:
     common = ["--multirun", "counterfactual=null", "figures=false", f"seed=range({runs})"]
     out: dict = {"runs": runs}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in (("serial_s", []), ("joblib_2_workers_s",
-                                                ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"])):
+        for name, extra in (
+            ("serial_s", []),
+            ("joblib_2_workers_s", ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]),
+        ):
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "sim", *common, *extra,
-                            f"hydra.sweep.dir={tmp}/{name}"], cwd=tmp, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "sim", *common, *extra, f"hydra.sweep.dir={tmp}/{name}"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+            )
             out[name] = round(time.perf_counter() - started, 1)
-        tables = [pd.read_parquet(Path(tmp) / name / "sweep.parquet")
-                  .sort_values(["seed", "metric", "entity", "step"])["value"].to_numpy()
-                  for name in ("serial_s", "joblib_2_workers_s")]
+        tables = [
+            pd.read_parquet(Path(tmp) / name / "sweep.parquet")
+            .sort_values(["seed", "metric", "entity", "step"])["value"]
+            .to_numpy()
+            for name in ("serial_s", "joblib_2_workers_s")
+        ]
         out["same_numbers"] = bool(np.array_equal(*tables))
     out["speedup"] = round(out["serial_s"] / out["joblib_2_workers_s"], 2)
     return out
@@ -225,10 +277,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Engine benchmark")
     parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
-    parser.add_argument("--sweep", action="store_true",
-                        help="only the 20-run sweep, serial against joblib on 2 workers")
-    parser.add_argument("--national", action="store_true",
-                        help="add the 10M-shopper, 500k-MSME scale row (about ten minutes)")
+    parser.add_argument(
+        "--sweep", action="store_true", help="only the 20-run sweep, serial against joblib on 2 workers"
+    )
+    parser.add_argument(
+        "--national", action="store_true", help="add the 10M-shopper, 500k-MSME scale row (about ten minutes)"
+    )
     args = parser.parse_args()
     if args.sweep:
         report = {"machine": machine(), "sweep": sweep_speedup()}
@@ -237,15 +291,19 @@ def main() -> None:
             print(json.dumps(report))
         return
 
-    sizes = [(10_000, 5_000), (100_000, 20_000)] if args.quick else [
-        (10_000, 5_000), (100_000, 20_000), (1_000_000, 50_000)]
+    sizes = (
+        [(10_000, 5_000), (100_000, 20_000)]
+        if args.quick
+        else [(10_000, 5_000), (100_000, 20_000), (1_000_000, 50_000)]
+    )
     if args.national:
         sizes.append((10_000_000, 500_000))
     report: dict = {"machine": machine(), "quick": args.quick}
     print(f"machine: {report['machine']}", flush=True)
     report["default_run_s"] = round(default_run_s(), 2)
-    print(f"default run (python -m sim, history + no_policy, figures): {report['default_run_s']} s",
-          flush=True)
+    print(
+        f"default run (python -m sim, history + no_policy, figures): {report['default_run_s']} s", flush=True
+    )
     report["scale"] = []
     for shoppers, msmes in sizes:
         row = scale_run(shoppers, msmes)
@@ -256,15 +314,16 @@ def main() -> None:
     shopper_weeks = largest["shoppers"] * (largest["weeks"] + largest["burn_in_weeks"])
     report["engine_shopper_steps_per_s"] = round(shopper_weeks / largest["wall_s"])
     a, b = report["scale"][-2], report["scale"][-1]
-    report["linearity"] = {"shopper_ratio": b["shoppers"] / a["shoppers"],
-                           "time_ratio": round(b["wall_s"] / a["wall_s"], 2)}
+    report["linearity"] = {
+        "shopper_ratio": b["shoppers"] / a["shoppers"],
+        "time_ratio": round(b["wall_s"] / a["wall_s"], 2),
+    }
 
     aggregate_runs = 1_000 if args.quick else 10_000
     report["aggregate_10k"] = aggregate_sweep(aggregate_runs)
     report["aggregate_10k_s"] = report["aggregate_10k"]["wall_s"]
     report["aggregate_10k_peak_mb"] = report["aggregate_10k"]["peak_rss_mb"]
-    print(f"aggregate of a synthetic {aggregate_runs}-run sweep: {report['aggregate_10k']}",
-          flush=True)
+    print(f"aggregate of a synthetic {aggregate_runs}-run sweep: {report['aggregate_10k']}", flush=True)
 
     agreement_n, agreement_weeks = (10_000, 4) if args.quick else (20_000, 6)
     report["mesa_agreement"] = channel_shares_agree(agreement_n, agreement_weeks)
@@ -273,17 +332,24 @@ def main() -> None:
     mesa_n, mesa_weeks = (10_000, 2) if args.quick else (100_000, 2)
     mesa_s, _ = mesa_reference(mesa_n, mesa_weeks)
     report["mesa_reference_shopper_steps_per_s"] = round(mesa_n * mesa_weeks / mesa_s)
-    report["ratio_vs_mesa"] = round(report["engine_shopper_steps_per_s"]
-                                    / report["mesa_reference_shopper_steps_per_s"], 1)
+    report["ratio_vs_mesa"] = round(
+        report["engine_shopper_steps_per_s"] / report["mesa_reference_shopper_steps_per_s"], 1
+    )
 
     kernel_n, kernel_weeks = (largest["shoppers"], 20)
     kernel_s, _ = numpy_kernel(kernel_n, kernel_weeks)
     report["numpy_kernel_shopper_steps_per_s"] = round(kernel_n * kernel_weeks / kernel_s)
-    report["ratio_vs_numpy_kernel"] = round(report["numpy_kernel_shopper_steps_per_s"]
-                                            / report["engine_shopper_steps_per_s"], 2)
-    for key in ("engine_shopper_steps_per_s", "mesa_reference_shopper_steps_per_s",
-                "ratio_vs_mesa", "numpy_kernel_shopper_steps_per_s", "ratio_vs_numpy_kernel",
-                "linearity"):
+    report["ratio_vs_numpy_kernel"] = round(
+        report["numpy_kernel_shopper_steps_per_s"] / report["engine_shopper_steps_per_s"], 2
+    )
+    for key in (
+        "engine_shopper_steps_per_s",
+        "mesa_reference_shopper_steps_per_s",
+        "ratio_vs_mesa",
+        "numpy_kernel_shopper_steps_per_s",
+        "ratio_vs_numpy_kernel",
+        "linearity",
+    ):
         print(f"{key}: {report[key]}")
     if args.json:
         print(json.dumps(report))

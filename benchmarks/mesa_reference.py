@@ -50,15 +50,18 @@ class MesaShopper(mesa.Agent):
 
     def utilities(self) -> list[float]:
         m, cfg = self.model, self.model.cfg
-        return [m.base[c] - self.price_sensitivity * m.log_price[c]
-                + cfg.discovery_weight * self.taste * m.discovery[c]
-                + cfg.local_weight * self.local_preference * m.local_share[c]
-                + cfg.habit_weight * self.habit[c] for c in range(m.n_platforms + 1)]
+        return [
+            m.base[c]
+            - self.price_sensitivity * m.log_price[c]
+            + cfg.discovery_weight * self.taste * m.discovery[c]
+            + cfg.local_weight * self.local_preference * m.local_share[c]
+            + cfg.habit_weight * self.habit[c]
+            for c in range(m.n_platforms + 1)
+        ]
 
     def open_channels(self) -> list[bool]:
         m = self.model
-        return [self.adopted[j] and self.evade < m.transact_share[j]
-                for j in range(m.n_platforms)] + [True]
+        return [self.adopted[j] and self.evade < m.transact_share[j] for j in range(m.n_platforms)] + [True]
 
     def go_shopping(self) -> None:
         m, cfg = self.model, self.model.cfg
@@ -83,8 +86,9 @@ def nested_logit(utility: list[float], available: list[bool], u: float, nest_lam
     if not online:
         return len(utility) - 1
     top = max(online)
-    weights = [math.exp(utility[j] / nest_lambda - top) if available[j] else 0.0
-               for j in range(len(utility) - 1)]
+    weights = [
+        math.exp(utility[j] / nest_lambda - top) if available[j] else 0.0 for j in range(len(utility) - 1)
+    ]
     total = sum(weights)
     inclusive = nest_lambda * (top + math.log(total))
     offline = utility[-1]
@@ -101,9 +105,18 @@ def nested_logit(utility: list[float], available: list[bool], u: float, nest_lam
 class MesaShopperModel(mesa.Model):
     """Only shoppers, under a fixed offer: the weekly shopper rule and nothing else."""
 
-    def __init__(self, sh: Shoppers, offer: Offer, cfg: ShopperConfig, launched: np.ndarray,
-                 innovation: np.ndarray, word_of_mouth: np.ndarray, transact_share: np.ndarray,
-                 is_social: np.ndarray, seed: int = 0) -> None:
+    def __init__(
+        self,
+        sh: Shoppers,
+        offer: Offer,
+        cfg: ShopperConfig,
+        launched: np.ndarray,
+        innovation: np.ndarray,
+        word_of_mouth: np.ndarray,
+        transact_share: np.ndarray,
+        is_social: np.ndarray,
+        seed: int = 0,
+    ) -> None:
         super().__init__(rng=seed)
         self.cfg = cfg
         self.n_platforms = launched.shape[0]

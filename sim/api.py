@@ -34,19 +34,39 @@ from sim.schema.tables import (
 from sim.views.figures import band, plot_market_share, plot_msme_revenue, sweep_figures, weekly_series
 
 __all__ = [
-    "MSME", "Config", "ConfigError", "EcommerceModel", "LargeFirm", "Platform", "Shopper",
+    "MSME",
+    "Config",
+    "ConfigError",
+    "EcommerceModel",
+    "LargeFirm",
+    "Platform",
+    "Shopper",
     "SweepError",
-    "SweepResult", "aggregate", "annual_gmv_share", "annual_msme_revenue", "annual_total_gmv_usd_bn",
-    "band", "compose_config", "load_scenario", "load_sweep", "measure_run", "plot_market_share",
-    "plot_msme_revenue", "quarterly_gmv_share", "run_job", "run_sweep", "simulate",
-    "sweep_command", "sweep_figures", "weekly_series",
+    "SweepResult",
+    "aggregate",
+    "annual_gmv_share",
+    "annual_msme_revenue",
+    "annual_total_gmv_usd_bn",
+    "band",
+    "compose_config",
+    "load_scenario",
+    "load_sweep",
+    "measure_run",
+    "plot_market_share",
+    "plot_msme_revenue",
+    "quarterly_gmv_share",
+    "run_job",
+    "run_sweep",
+    "simulate",
+    "sweep_command",
+    "sweep_figures",
+    "weekly_series",
 ]
 
 Params = Mapping[str, str | Sequence[object]]
 
 
-def _sweep_arguments(params: Params | None, experiment: str | None,
-                     overrides: Sequence[str]) -> list[str]:
+def _sweep_arguments(params: Params | None, experiment: str | None, overrides: Sequence[str]) -> list[str]:
     arguments = [f"experiment={experiment}"] if experiment else []
     arguments += list(overrides)
     for key, values in (params or {}).items():
@@ -59,9 +79,14 @@ def _sweep_arguments(params: Params | None, experiment: str | None,
     return arguments
 
 
-def sweep_command(params: Params | None = None, *, sweep_dir: str | Path,
-                  experiment: str | None = None, overrides: Sequence[str] = (),
-                  launcher: str | None = "parallel") -> list[str]:
+def sweep_command(
+    params: Params | None = None,
+    *,
+    sweep_dir: str | Path,
+    experiment: str | None = None,
+    overrides: Sequence[str] = (),
+    launcher: str | None = "parallel",
+) -> list[str]:
     """The command line of a sweep: ``python -m sim --multirun ...`` (the same as ``sim
     --multirun ...``).
 
@@ -79,12 +104,14 @@ def sweep_command(params: Params | None = None, *, sweep_dir: str | Path,
     return [sys.executable, "-m", "sim", "--multirun", *arguments, f"hydra.sweep.dir={sweep_dir}"]
 
 
-def check_sweep(params: Params | None = None, *, experiment: str | None = None,
-                overrides: Sequence[str] = ()) -> int:
+def check_sweep(
+    params: Params | None = None, *, experiment: str | None = None, overrides: Sequence[str] = ()
+) -> int:
     """Compose one run for every swept value, as the sweep would, so a wrong key or value fails
     here with the key named instead of in every run. Returns the number of runs."""
-    arguments = [a for a in _sweep_arguments(params, experiment, overrides)
-                 if not a.lstrip("+~").startswith("hydra")]
+    arguments = [
+        a for a in _sweep_arguments(params, experiment, overrides) if not a.lstrip("+~").startswith("hydra")
+    ]
     jobs = job_overrides(arguments)
     seen: set[str] = set()
     for job in jobs:
@@ -97,9 +124,16 @@ def check_sweep(params: Params | None = None, *, experiment: str | None = None,
     return len(jobs)
 
 
-def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment: str | None = None,
-              overrides: Sequence[str] = (), launcher: str | None = "parallel",
-              n_jobs: int | None = None, echo: bool = True) -> SweepResult:
+def run_sweep(
+    params: Params | None = None,
+    *,
+    sweep_dir: str | Path,
+    experiment: str | None = None,
+    overrides: Sequence[str] = (),
+    launcher: str | None = "parallel",
+    n_jobs: int | None = None,
+    echo: bool = True,
+) -> SweepResult:
     """Run a sweep through Hydra's multirun and return its aggregate (``runs``, ``table``,
     ``figures()``). Runs already finished in ``sweep_dir`` with the same config are skipped, so
     running the cell again costs only Hydra's start-up and the aggregation;
@@ -114,15 +148,15 @@ def run_sweep(params: Params | None = None, *, sweep_dir: str | Path, experiment
         if launcher not in ("parallel", "joblib"):  # the launchers with a process pool
             raise ConfigError("n_jobs", f"applies to the parallel launcher, not {launcher!r}")
         overrides = [*overrides, f"hydra.launcher.n_jobs={n_jobs}"]
-    command = sweep_command(params, sweep_dir=sweep_dir, experiment=experiment,
-                            overrides=overrides, launcher=launcher)  # checks the launcher
+    command = sweep_command(
+        params, sweep_dir=sweep_dir, experiment=experiment, overrides=overrides, launcher=launcher
+    )  # checks the launcher
     started = time.time()
     _, tail = stream(command, echo)
     sweep_dir = Path(sweep_dir)
     runs_csv = sweep_dir / "runs.csv"
     if not runs_csv.is_file() or runs_csv.stat().st_mtime < started:
-        raise SweepError("the sweep did not run:\n" + "\n".join(tail)
-                         + f"\ncommand: {shlex.join(command)}")
+        raise SweepError("the sweep did not run:\n" + "\n".join(tail) + f"\ncommand: {shlex.join(command)}")
     result = load_sweep(sweep_dir)
     if len(result.failed):
         raise SweepError(result.report())

@@ -47,8 +47,9 @@ def window_mean(table: pd.DataFrame, metric: str, entity: str, start: str, end: 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 # The suite runs on pytest-xdist workers (pyproject's addopts: ``-n auto``), each a process with
@@ -60,8 +61,12 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 # (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but pytest 9.2 broke it
 # silently: pytest-xdist#1386.) An explicit ``--dist`` choice on the command line stands.
 SPREAD_FILES = {"test_notebooks.py"}
-SHARED_UNITS = {"test_mechanisms.py": "run_table", "test_policies.py": "run_table",
-                "test_dashboard.py": "tiny_sweep", "test_dashboard_browser.py": "tiny_sweep"}
+SHARED_UNITS = {
+    "test_mechanisms.py": "run_table",
+    "test_policies.py": "run_table",
+    "test_dashboard.py": "tiny_sweep",
+    "test_dashboard_browser.py": "tiny_sweep",
+}
 
 
 def work_unit(nodeid: str) -> str:
@@ -105,9 +110,17 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished sweep folder (two variants, two seeds, each with its no-policy counterfactual)
     at a tiny scale, for the dashboard's sweep browser."""
     cwd = tmp_path_factory.mktemp("tiny_sweep")
-    result = run_cli("--multirun", "scenario=history,ban_only", "seed=0,1",
-                     "market.shoppers.n_agents=1500", "market.msmes.n_agents=400",
-                     "burn_in_weeks=8", "end_date=2024-12-30", "figures=false",
-                     "hydra.sweep.dir=sweep", cwd=cwd)
+    result = run_cli(
+        "--multirun",
+        "scenario=history,ban_only",
+        "seed=0,1",
+        "market.shoppers.n_agents=1500",
+        "market.msmes.n_agents=400",
+        "burn_in_weeks=8",
+        "end_date=2024-12-30",
+        "figures=false",
+        "hydra.sweep.dir=sweep",
+        cwd=cwd,
+    )
     assert result.returncode == 0, result.stderr
     return cwd / "sweep"

@@ -13,15 +13,22 @@ from tests.conftest import small_config
 
 
 def _model(*overrides: str) -> EcommerceModel:
-    return EcommerceModel(small_config("market.shoppers.n_agents=1000", "market.msmes.n_agents=300",
-                                       *overrides))
+    return EcommerceModel(
+        small_config("market.shoppers.n_agents=1000", "market.msmes.n_agents=300", *overrides)
+    )
 
 
 def test_agent_sets_by_type_and_roster():
     model = _model()
     platforms = model.agents_by_type[Platform]
-    assert [p.name for p in platforms] == ["Shopee", "Tokopedia", "TikTok Shop", "Lazada",
-                                          "Bukalapak", "Blibli"]
+    assert [p.name for p in platforms] == [
+        "Shopee",
+        "Tokopedia",
+        "TikTok Shop",
+        "Lazada",
+        "Bukalapak",
+        "Blibli",
+    ]
     tiktok = platforms.select(lambda p: p.kind == "social")
     assert len(tiktok) == 1 and tiktok.to_list()[0].launch_date == dt.date(2021, 4, 17)
     assert len(model.agents_by_type[Shopper]) == 1000
@@ -46,8 +53,7 @@ def test_agents_read_the_model_arrays():
     assert 0 < len(local) < len(msmes)
     revenues = np.array(msmes.get("revenue"))
     ms = model.msmes
-    assert np.isclose(revenues.sum(), model.clearing.sold_idr[ms.active & ~ms.large].sum(),
-                      rtol=1e-12)
+    assert np.isclose(revenues.sum(), model.clearing.sold_idr[ms.active & ~ms.large].sum(), rtol=1e-12)
     firm = max(msmes, key=lambda a: a.revenue)
     assert firm.revenue_per_firm == firm.revenue / firm.weight
     assert firm.price >= firm.unit_cost
@@ -58,8 +64,9 @@ def test_agents_read_the_model_arrays():
 
 
 def test_exited_firms_leave_the_agent_set_and_entrants_join_it():
-    model = _model("scenario=no_policy", "market.msmes.stall_cost_share=0.2",
-                   "market.msmes.entry_rate_per_week=0.2")
+    model = _model(
+        "scenario=no_policy", "market.msmes.stall_cost_share=0.2", "market.msmes.entry_rate_per_week=0.2"
+    )
     model.run()
     agents = model.agents_by_type[MSME]
     assert len(agents) == int((model.msmes.active & ~model.msmes.large).sum())
@@ -90,8 +97,9 @@ def test_platform_reports_last_weeks_gmv():
 
 
 def test_an_exited_firm_keeps_what_it_was_though_an_entrant_takes_its_row():
-    model = _model("scenario=no_policy", "market.msmes.stall_cost_share=0.2",
-                   "market.msmes.entry_rate_per_week=1.0")
+    model = _model(
+        "scenario=no_policy", "market.msmes.stall_cost_share=0.2", "market.msmes.entry_rate_per_week=1.0"
+    )
     everyone = list(model.agents_by_type[MSME])  # strong references: exited agents stay readable
     before = {a.unique_id: (a.origin, a.category, a.price, a.weight) for a in everyone}
     model.run()

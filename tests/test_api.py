@@ -18,21 +18,25 @@ from sim.api import (
 )
 from sim.experiments.compose import config_dir, register_configs
 
-TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false",
-        "counterfactual=null"]
+TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false", "counterfactual=null"]
 PARAMS = {"scenario": ["no_policy", "ban_only"], "seed": "range(2)"}
 
 
 def _window_mean(table: pd.DataFrame, scenario: str, seed: int, start: str, end: str) -> float:
-    rows = table[(table["scenario"] == scenario) & (table["ov.scenario"] == scenario)
-                 & (table["seed"] == seed) & (table["metric"] == "msme_revenue_idr")
-                 & (table["entity"] == "local") & (table["date"] >= start) & (table["date"] < end)]
+    rows = table[
+        (table["scenario"] == scenario)
+        & (table["ov.scenario"] == scenario)
+        & (table["seed"] == seed)
+        & (table["metric"] == "msme_revenue_idr")
+        & (table["entity"] == "local")
+        & (table["date"] >= start)
+        & (table["date"] < end)
+    ]
     return float(rows["value"].mean())
 
 
 @pytest.mark.slow
-def test_run_sweep_aggregates_resumes_and_forgets_an_earlier_larger_sweep(tmp_path, monkeypatch,
-                                                                          capsys):
+def test_run_sweep_aggregates_resumes_and_forgets_an_earlier_larger_sweep(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the sweep directory is relative, as in the notebooks
     result = run_sweep(PARAMS, overrides=TINY, sweep_dir="sweep", launcher=None)
     assert capsys.readouterr().out.count("[sweep] done") == 4
@@ -52,23 +56,30 @@ def test_run_sweep_aggregates_resumes_and_forgets_an_earlier_larger_sweep(tmp_pa
     assert capsys.readouterr().out.count("[sweep] skipped") == 4
     pd.testing.assert_frame_equal(again.table, result.table)
 
-    smaller = run_sweep({"scenario": ["ban_only"], "seed": "0"}, overrides=TINY,
-                        sweep_dir="sweep", launcher=None)
+    smaller = run_sweep(
+        {"scenario": ["ban_only"], "seed": "0"}, overrides=TINY, sweep_dir="sweep", launcher=None
+    )
     assert list(smaller.runs["scenario"]) == ["ban_only"]  # not the three runs left from before
     assert set(smaller.table["run"].astype(str)) == set(smaller.runs["run"])
 
 
-@pytest.mark.parametrize(("params", "kwargs", "key"), [
-    ({"market.shoppers.n_agentz": [100]}, {}, "market.shoppers.n_agentz"),
-    ({"scenario.social_commerce_ban.compliance": [0.5, 1.5]}, {},
-     "scenario.social_commerce_ban.compliance"),
-    ({"scenario": ["history", "nope"]}, {}, "scenario"),
-    ({"seed": []}, {}, "seed"),
-    (None, {"experiment": "nope"}, "experiment"),
-    (None, {"overrides": ["counterfactual=nope"]}, "counterfactual"),
-    (None, {"launcher": "nope"}, "launcher"),
-    (None, {"launcher": "slurm", "n_jobs": 2}, "n_jobs"),
-])
+@pytest.mark.parametrize(
+    ("params", "kwargs", "key"),
+    [
+        ({"market.shoppers.n_agentz": [100]}, {}, "market.shoppers.n_agentz"),
+        (
+            {"scenario.social_commerce_ban.compliance": [0.5, 1.5]},
+            {},
+            "scenario.social_commerce_ban.compliance",
+        ),
+        ({"scenario": ["history", "nope"]}, {}, "scenario"),
+        ({"seed": []}, {}, "seed"),
+        (None, {"experiment": "nope"}, "experiment"),
+        (None, {"overrides": ["counterfactual=nope"]}, "counterfactual"),
+        (None, {"launcher": "nope"}, "launcher"),
+        (None, {"launcher": "slurm", "n_jobs": 2}, "n_jobs"),
+    ],
+)
 def test_run_sweep_refuses_bad_input_before_anything_starts(tmp_path, params, kwargs, key):
     with pytest.raises(ConfigError) as err:
         run_sweep(params, sweep_dir=tmp_path / "sweep", **kwargs)
@@ -80,13 +91,16 @@ def test_run_sweep_refuses_bad_input_before_anything_starts(tmp_path, params, kw
 def test_a_sweep_that_cannot_start_raises_with_hydras_words(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(SweepError, match="did not run"):
-        run_sweep({"seed": "0"}, overrides=TINY, sweep_dir=tmp_path / "file" / "sweep",
-                  launcher=None)
+        run_sweep({"seed": "0"}, overrides=TINY, sweep_dir=tmp_path / "file" / "sweep", launcher=None)
 
 
 def test_the_slurm_command_composes_with_the_submitit_launcher():
-    command = sweep_command(PARAMS, overrides=[*TINY, "hydra.launcher.partition=short"],
-                            sweep_dir="/shared/sweep", launcher="slurm")
+    command = sweep_command(
+        PARAMS,
+        overrides=[*TINY, "hydra.launcher.partition=short"],
+        sweep_dir="/shared/sweep",
+        launcher="slurm",
+    )
     assert command[1:4] == ["-m", "sim", "--multirun"]
     assert "hydra/launcher=slurm" in command and "scenario=no_policy,ban_only" in command
     one_job = [a for a in command[4:] if "," not in a and "range(" not in a]

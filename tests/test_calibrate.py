@@ -23,15 +23,22 @@ from sim.studies.calibrate import (
     write_market_config,
 )
 
-TINY = ['model_overrides=["market.shoppers.n_agents=1500","market.msmes.n_agents=400",'
-        '"burn_in_weeks=10"]']
+TINY = ['model_overrides=["market.shoppers.n_agents=1500","market.msmes.n_agents=400","burn_in_weeks=10"]']
 
 
 def test_only_pre_ban_targets_are_fitted():
     names = {t.name for t in pre_ban_targets()}
-    assert names == {"share_2022_Shopee", "share_2022_Tokopedia", "share_2022_Lazada",
-                     "share_2022_Bukalapak", "share_2022_TikTok Shop", "share_2022_Blibli",
-                     "gmv_2022_usd_bn", "share_2023Q3_TikTok Shop", "share_2021_TikTok Shop"}
+    assert names == {
+        "share_2022_Shopee",
+        "share_2022_Tokopedia",
+        "share_2022_Lazada",
+        "share_2022_Bukalapak",
+        "share_2022_TikTok Shop",
+        "share_2022_Blibli",
+        "gmv_2022_usd_bn",
+        "share_2023Q3_TikTok Shop",
+        "share_2021_TikTok Shop",
+    }
 
 
 def test_objective_is_zero_on_target_and_grows_with_the_error():
@@ -71,8 +78,9 @@ def test_study_resumes_and_writes_a_selectable_market_config(tmp_path: Path):
 
 def test_market_config_writer_round_trips(tmp_path: Path):
     path = tmp_path / "m.yaml"
-    write_market_config(path, {"market.shoppers.habit_weight": 2.5,
-                               "market.platforms.shopee.brand_utility": 0.25}, "test")
+    write_market_config(
+        path, {"market.shoppers.habit_weight": 2.5, "market.platforms.shopee.brand_utility": 0.25}, "test"
+    )
     node = OmegaConf.load(path)
     assert node.shoppers.habit_weight == 2.5 and node.platforms.shopee.brand_utility == 0.25
     assert path.read_text().startswith("# Written by sim calibrate: test.")
@@ -108,13 +116,12 @@ def test_promote_is_an_explicit_step_that_checks_the_config(tmp_path: Path, monk
 
 
 def test_bad_calibration_input_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture):
-    upside_down = CalibrateConfig(parameters={"market.shoppers.habit_weight":
-                                              ParameterRange(low=5.0, high=1.0)},
-                                  out=str(tmp_path))
+    upside_down = CalibrateConfig(
+        parameters={"market.shoppers.habit_weight": ParameterRange(low=5.0, high=1.0)}, out=str(tmp_path)
+    )
     with pytest.raises(ConfigError, match=r"parameters\.market\.shoppers\.habit_weight"):
         calibrate(upside_down)
-    typo = CalibrateConfig(parameters={"market.shoppers.habit_wieght": ParameterRange()},
-                           out=str(tmp_path))
+    typo = CalibrateConfig(parameters={"market.shoppers.habit_wieght": ParameterRange()}, out=str(tmp_path))
     with pytest.raises(Exception, match="habit_wieght"):
         calibrate(typo)
     assert main(["calibrate", "trails=3"]) == 2

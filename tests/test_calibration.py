@@ -27,11 +27,11 @@ SEEDS = range(5)
 
 
 def _moments(seed: int) -> dict[str, float]:
-    cfg = compose_config(["scenario=history", f"seed={seed}", "counterfactual=null",
-                          "end_date=2024-03-18"])
+    cfg = compose_config(["scenario=history", f"seed={seed}", "counterfactual=null", "end_date=2024-03-18"])
     history = simulate(cfg)
-    no_policy = simulate(compose_config(["scenario=no_policy", f"seed={seed}", "counterfactual=null",
-                                         "end_date=2024-03-18"]))
+    no_policy = simulate(
+        compose_config(["scenario=no_policy", f"seed={seed}", "counterfactual=null", "end_date=2024-03-18"])
+    )
     return {**fit_moments(history, cfg.market.usd_idr), **record_moments(history, no_policy)}
 
 

@@ -30,8 +30,14 @@ def history_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_run_writes_the_documented_files(history_run: Path):
-    for name in ("timeseries.parquet", "summary.json", "market_share.png", "msme_revenue.png",
-                 "resolved_config.yaml", ".hydra/config.yaml"):
+    for name in (
+        "timeseries.parquet",
+        "summary.json",
+        "market_share.png",
+        "msme_revenue.png",
+        "resolved_config.yaml",
+        ".hydra/config.yaml",
+    ):
         assert (history_run / name).is_file(), name
     assert not list(history_run.glob(".*.tmp"))
 
@@ -49,8 +55,14 @@ def test_timeseries_follows_the_schema(history_run: Path):
         assert entities[metric] == set(STOREFRONTS)
     assert {"Tokopedia group", "Sea Group"} <= entities["group_gmv_share"]
     assert entities["offline_sales_idr"] == {"offline"}
-    assert entities["msme_revenue_idr"] == {"all", "local", "import_reseller", "cross_border",
-                                            "online", "offline"}
+    assert entities["msme_revenue_idr"] == {
+        "all",
+        "local",
+        "import_reseller",
+        "cross_border",
+        "online",
+        "offline",
+    }
     assert entities["msme_active"] >= {"all"} and entities["msmes_online"] == {"all"}
     assert entities["hhi"] == {"market"}
     assert np.isfinite(table["value"]).all()
@@ -72,8 +84,9 @@ def test_summary_has_annual_shares_revenue_and_provenance(history_run: Path):
         for name, share in by_name.items():
             assert share == pytest.approx(yearly.loc[(int(year), name)] / total, abs=1e-5)
     revenue = summary["results"]["history"]["annual_msme_revenue_idr"]["2023"]
-    assert revenue["all"] == pytest.approx(revenue["local"] + revenue["import_reseller"]
-                                           + revenue["cross_border"], rel=1e-9)
+    assert revenue["all"] == pytest.approx(
+        revenue["local"] + revenue["import_reseller"] + revenue["cross_border"], rel=1e-9
+    )
     assert summary["wall_time_s"] > 0 and summary["package_version"]
     assert summary["config"]["market"]["shoppers"]["n_agents"] == 2000
 
@@ -87,8 +100,9 @@ def test_figures_are_real_images(history_run: Path):
 
 
 def test_counterfactual_null_runs_the_scenario_alone(workdir: Path):
-    result = run_cli(*SMALL, "scenario=ban_only", "counterfactual=null", "figures=false",
-                     "hydra.run.dir=solo", cwd=workdir)
+    result = run_cli(
+        *SMALL, "scenario=ban_only", "counterfactual=null", "figures=false", "hydra.run.dir=solo", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(workdir / "solo" / "timeseries.parquet")
     assert set(table["scenario"].unique()) == {"ban_only"}
@@ -99,10 +113,10 @@ def test_two_runs_started_together_get_their_own_directories(workdir: Path):
     import subprocess
     import sys
 
-    args = [sys.executable, "-m", "sim", *SMALL, "scenario=no_policy", "figures=false",
-            "end_date=2021-06-28"]
-    procs = [subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(2)]
+    args = [sys.executable, "-m", "sim", *SMALL, "scenario=no_policy", "figures=false", "end_date=2021-06-28"]
+    procs = [
+        subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
+    ]
     for proc in procs:
         assert proc.wait(timeout=300) == 0
     runs = sorted((workdir / "results" / "runs").glob("*/*"))
@@ -111,9 +125,15 @@ def test_two_runs_started_together_get_their_own_directories(workdir: Path):
 
 
 def test_overrides_reach_the_model(workdir: Path):
-    result = run_cli(*SMALL, "scenario=history", "counterfactual=null", "figures=false",
-                     "scenario.social_commerce_ban.compliance=0.5", "hydra.run.dir=loose",
-                     cwd=workdir)
+    result = run_cli(
+        *SMALL,
+        "scenario=history",
+        "counterfactual=null",
+        "figures=false",
+        "scenario.social_commerce_ban.compliance=0.5",
+        "hydra.run.dir=loose",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(workdir / "loose" / "timeseries.parquet")
     tiktok = table[(table["metric"] == "gmv_idr") & (table["entity"] == "TikTok Shop")]
@@ -124,13 +144,20 @@ def test_overrides_reach_the_model(workdir: Path):
 
 
 def test_multirun_sweeps_scenarios_and_seeds(workdir: Path):
-    result = run_cli("--multirun", *SMALL, "scenario=no_policy,ban_only", "seed=0,1",
-                     "counterfactual=null", "figures=false", "hydra.sweep.dir=sweep", cwd=workdir)
+    result = run_cli(
+        "--multirun",
+        *SMALL,
+        "scenario=no_policy,ban_only",
+        "seed=0,1",
+        "counterfactual=null",
+        "figures=false",
+        "hydra.sweep.dir=sweep",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     summaries = sorted((workdir / "sweep").glob("*/summary.json"))
     assert len(summaries) == 4
-    seen = {(json.loads(p.read_text())["scenario"], json.loads(p.read_text())["seed"])
-            for p in summaries}
+    seen = {(json.loads(p.read_text())["scenario"], json.loads(p.read_text())["seed"]) for p in summaries}
     assert seen == {("no_policy", 0), ("no_policy", 1), ("ban_only", 0), ("ban_only", 1)}
 
 
@@ -145,9 +172,16 @@ def test_sim_without_a_verb_is_python_m_sim_and_sim_run(workdir: Path, monkeypat
     against ``python -m sim`` in a subprocess: the same run, the same table."""
     from sim.faces.commands import main
 
-    tiny = ["market.shoppers.n_agents=300", "market.msmes.n_agents=100", "burn_in_weeks=4",
-            "end_date=2022-06-27", "scenario=no_policy", "counterfactual=null", "figures=false",
-            "seed=2"]
+    tiny = [
+        "market.shoppers.n_agents=300",
+        "market.msmes.n_agents=100",
+        "burn_in_weeks=4",
+        "end_date=2022-06-27",
+        "scenario=no_policy",
+        "counterfactual=null",
+        "figures=false",
+        "seed=2",
+    ]
     result = run_cli(*tiny, "hydra.run.dir=module", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert f"results in {workdir / 'module'}" in result.stdout
@@ -170,8 +204,15 @@ def test_no_progress_bar_when_not_on_a_terminal_and_no_mesa_step_logging(history
 
 
 def test_agent_history_is_opt_in_and_bounded(workdir: Path):
-    result = run_cli(*SMALL, "counterfactual=null", "figures=false", "agent_history.every_weeks=13",
-                     "agent_history.shopper_fields=[apps]", "hydra.run.dir=hist", cwd=workdir)
+    result = run_cli(
+        *SMALL,
+        "counterfactual=null",
+        "figures=false",
+        "agent_history.every_weeks=13",
+        "agent_history.shopper_fields=[apps]",
+        "hydra.run.dir=hist",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     agents = pd.read_parquet(workdir / "hist" / "agents.parquet")
     assert sorted(agents["step"].unique()) == list(range(0, 261, 13))
@@ -184,6 +225,11 @@ def test_agent_history_is_opt_in_and_bounded(workdir: Path):
     assert set(shopper["field"].unique()) == {"apps"} and shopper["value"].between(0, 6).all()
     # Off by default: no agents.parquet in the default run.
     assert not (workdir / "out" / "agents.parquet").exists()
-    too_big = run_cli(*SMALL, "agent_history.every_weeks=1", "agent_history.shopper_fields=[apps]",
-                      "agent_history.max_mb=1", cwd=workdir)
+    too_big = run_cli(
+        *SMALL,
+        "agent_history.every_weeks=1",
+        "agent_history.shopper_fields=[apps]",
+        "agent_history.max_mb=1",
+        cwd=workdir,
+    )
     assert too_big.returncode != 0 and "agent_history.max_mb" in too_big.stderr

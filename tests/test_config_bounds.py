@@ -63,28 +63,59 @@ REFUSED = [
     (["burn_in_weeks=1000000"], "burn_in_weeks", "[0, 520]"),
     (["end_date=2200-01-06"], "end_date", "at most 2600"),
     # orderings and caps
-    (["market.msmes.min_markup=0.5", "market.msmes.max_markup=0.4"], "market.msmes.min_markup",
-     "min_markup <= markup <= max_markup"),
+    (
+        ["market.msmes.min_markup=0.5", "market.msmes.max_markup=0.4"],
+        "market.msmes.min_markup",
+        "min_markup <= markup <= max_markup",
+    ),
     (["market.platforms.shopee.subsidy=0.5"], "market.platforms.shopee.subsidy", "subsidy_max"),
-    (["market.platforms.shopee.subsidy_min=0.05", "market.platforms.shopee.subsidy=0.01"],
-     "market.platforms.shopee.subsidy_min", "subsidy_min <= subsidy"),
-    (["market.platforms.shopee.initial_adoption=0.9", "market.platforms.shopee.reach=0.5"],
-     "market.platforms.shopee.initial_adoption", "reach"),
+    (
+        ["market.platforms.shopee.subsidy_min=0.05", "market.platforms.shopee.subsidy=0.01"],
+        "market.platforms.shopee.subsidy_min",
+        "subsidy_min <= subsidy",
+    ),
+    (
+        ["market.platforms.shopee.initial_adoption=0.9", "market.platforms.shopee.reach=0.5"],
+        "market.platforms.shopee.initial_adoption",
+        "reach",
+    ),
     # dates in the window and in order
-    (["scenario.tiktok_tokopedia_pilot.deal_date=2024-03-20"],
-     "scenario.tiktok_tokopedia_pilot.close_date", "deal_date"),
-    (["scenario.tiktok_tokopedia_pilot.close_date=2030-01-01"],
-     "scenario.tiktok_tokopedia_pilot.close_date", "outside the horizon"),
-    (["scenario=no_policy", "scenario.kppu_conditions.enabled=true",
-      "scenario.kppu_conditions.date=2019-01-01"], "scenario.kppu_conditions.date", "outside the horizon"),
+    (
+        ["scenario.tiktok_tokopedia_pilot.deal_date=2024-03-20"],
+        "scenario.tiktok_tokopedia_pilot.close_date",
+        "deal_date",
+    ),
+    (
+        ["scenario.tiktok_tokopedia_pilot.close_date=2030-01-01"],
+        "scenario.tiktok_tokopedia_pilot.close_date",
+        "outside the horizon",
+    ),
+    (
+        [
+            "scenario=no_policy",
+            "scenario.kppu_conditions.enabled=true",
+            "scenario.kppu_conditions.date=2019-01-01",
+        ],
+        "scenario.kppu_conditions.date",
+        "outside the horizon",
+    ),
     (["market.platforms.shopee.launch_date=2020-02-30"], "market.platforms.shopee.launch_date", "YYYY-MM-DD"),
     # names in the roster, contradictions, empty strings
-    (["scenario.tiktok_tokopedia_pilot.partner=TikTok Shop"], "scenario.tiktok_tokopedia_pilot.partner",
-     "also the storefront"),
-    (["scenario.social_commerce_ban.platforms=[TikTok Shop,TikTok Shop]"],
-     "scenario.social_commerce_ban.platforms", "twice"),
-    (["market.platforms.tiktok_shop.kind=marketplace"], "scenario.social_commerce_ban.enabled",
-     "no social platform"),
+    (
+        ["scenario.tiktok_tokopedia_pilot.partner=TikTok Shop"],
+        "scenario.tiktok_tokopedia_pilot.partner",
+        "also the storefront",
+    ),
+    (
+        ["scenario.social_commerce_ban.platforms=[TikTok Shop,TikTok Shop]"],
+        "scenario.social_commerce_ban.platforms",
+        "twice",
+    ),
+    (
+        ["market.platforms.tiktok_shop.kind=marketplace"],
+        "scenario.social_commerce_ban.enabled",
+        "no social platform",
+    ),
     (["market.msmes.categories=[food,food]"], "market.msmes.categories", "unique"),
     (["market.msmes.categories=[food,'']"], "market.msmes.categories.1", "empty"),
     (["market.platforms.shopee.name=''"], "market.platforms.shopee.name", "empty"),
@@ -92,21 +123,33 @@ REFUSED = [
     (["counterfactual=''"], "counterfactual", "null for none"),
     (["progress=sometimes"], "progress", "auto, on, off"),
     (["point=3"], "point", "without point_file"),
-    (["market.platforms.shopee.commission_changes=[{date: '2023-01-02', rate: 0.1},"
-      "{date: '2023-01-02', rate: 0.2}]"], "market.platforms.shopee.commission_changes", "one date"),
+    (
+        [
+            "market.platforms.shopee.commission_changes=[{date: '2023-01-02', rate: 0.1},"
+            "{date: '2023-01-02', rate: 0.2}]"
+        ],
+        "market.platforms.shopee.commission_changes",
+        "one date",
+    ),
     # what was asked would be silently dropped
-    (["market.platforms.tiktok_shop.commission=0.05"], "market.platforms.tiktok_shop.commission",
-     "commission_changes=[]"),
+    (
+        ["market.platforms.tiktok_shop.commission=0.05"],
+        "market.platforms.tiktok_shop.commission",
+        "commission_changes=[]",
+    ),
 ]
 
 
 # Each case composes a config through Hydra (about half a second): one case of each kind above
 # stays in the fast tier, the others are slow.
-FAST_REFUSED = {"market.shoppers.habit_weight:finite", "market.shoppers.price_sensitivity_mean:[0, 50]",
-                "market.msmes.min_markup:min_markup <= markup <= max_markup",
-                "scenario.tiktok_tokopedia_pilot.close_date:outside the horizon",
-                "market.msmes.categories:unique",
-                "market.platforms.tiktok_shop.commission:commission_changes=[]"}
+FAST_REFUSED = {
+    "market.shoppers.habit_weight:finite",
+    "market.shoppers.price_sensitivity_mean:[0, 50]",
+    "market.msmes.min_markup:min_markup <= markup <= max_markup",
+    "scenario.tiktok_tokopedia_pilot.close_date:outside the horizon",
+    "market.msmes.categories:unique",
+    "market.platforms.tiktok_shop.commission:commission_changes=[]",
+}
 
 
 def _refused_cases() -> list:
@@ -128,12 +171,15 @@ def test_bad_values_are_refused_naming_the_key_and_what_is_allowed(overrides, ke
 
 
 def test_a_dated_commission_can_be_replaced_by_a_flat_rate_or_a_new_schedule():
-    flat = small_config("market.platforms.tiktok_shop.commission=0.05",
-                        "market.platforms.tiktok_shop.commission_changes=[]")
+    flat = small_config(
+        "market.platforms.tiktok_shop.commission=0.05", "market.platforms.tiktok_shop.commission_changes=[]"
+    )
     assert flat.market.platforms["tiktok_shop"].commission == 0.05
     assert flat.market.platforms["tiktok_shop"].commission_changes == []
-    moved = small_config("market.platforms.tiktok_shop.commission=0.05",
-                         "market.platforms.tiktok_shop.commission_changes=[{date: '2024-01-01', rate: 0.08}]")
+    moved = small_config(
+        "market.platforms.tiktok_shop.commission=0.05",
+        "market.platforms.tiktok_shop.commission_changes=[{date: '2024-01-01', rate: 0.08}]",
+    )
     assert [c.rate for c in moved.market.platforms["tiktok_shop"].commission_changes] == [0.08]
 
 

@@ -33,8 +33,9 @@ SCREENSHOT = ROOT / "docs" / "dashboard.png"
 def _chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is not installed (apt-get install -y chromium); CI must run "
-                        "the browser tests")
+            pytest.fail(
+                "chromium is not installed (apt-get install -y chromium); CI must run the browser tests"
+            )
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     return CHROMIUM
 
@@ -51,14 +52,27 @@ def server(tiny_sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     _chromium()
     port = _free_port()
     log = tmp_path_factory.mktemp("solara") / "server.log"
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-           "SIM_SWEEP_DIR": str(tiny_sweep)}
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SIM_SWEEP_DIR": str(tiny_sweep)}
     solara = Path(sys.executable).with_name("solara")
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(solara), "run", "sim/app.py", "--host", "127.0.0.1", "--port", str(port),
-             "--production", "--no-open", "--no-check-version"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(solara),
+                "run",
+                "sim/app.py",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--production",
+                "--no-open",
+                "--no-check-version",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 90
@@ -122,10 +136,14 @@ def test_live_page_plays_steps_and_rebuilds_with_a_lever_moved(server, browser):
     page.get_by_role("button", name="Step").click()
     page.get_by_text("Time: 13.0").wait_for(timeout=30_000)
     page.get_by_text("week 13 of 261").wait_for(timeout=30_000)
-    page.wait_for_function("""(before) => {
+    page.wait_for_function(
+        """(before) => {
         const now = [...document.querySelectorAll('.vue-grid-layout img')].map(i => i.src);
         return now.length === before.length && now.every((src, i) => src !== before[i]);
-    }""", arg=empty, timeout=30_000)
+    }""",
+        arg=empty,
+        timeout=30_000,
+    )
 
     started = time.monotonic()
     page.get_by_role("button", name="▶").click()
@@ -135,8 +153,13 @@ def test_live_page_plays_steps_and_rebuilds_with_a_lever_moved(server, browser):
     time.sleep(2.0)  # let the last chart images arrive
     assert "ban in force" not in page.locator(".week-rules").inner_text()  # the pilot reopened
     _assert_no_error(page, errors)
-    page.screenshot(path=str(SCREENSHOT if os.environ.get("SIM_UPDATE_SCREENSHOT") == "1"
-                             else Path(os.environ.get("TMPDIR", "/tmp")) / "dashboard.png"))
+    page.screenshot(
+        path=str(
+            SCREENSHOT
+            if os.environ.get("SIM_UPDATE_SCREENSHOT") == "1"
+            else Path(os.environ.get("TMPDIR", "/tmp")) / "dashboard.png"
+        )
+    )
     played_sources = _chart_sources(page)
 
     # Move a lever (the ban off), rebuild, step: the event key and the charts follow.
@@ -149,10 +172,14 @@ def test_live_page_plays_steps_and_rebuilds_with_a_lever_moved(server, browser):
     assert "US$100 cross-border floor" in page.inner_text("body")
     page.get_by_role("button", name="Step").click()
     page.get_by_text("week 13 of 261").wait_for(timeout=30_000)
-    page.wait_for_function("""(before) => {
+    page.wait_for_function(
+        """(before) => {
         const now = [...document.querySelectorAll('.vue-grid-layout img')].map(i => i.src);
         return now.length === before.length && now.every((src, i) => src !== before[i]);
-    }""", arg=played_sources, timeout=30_000)
+    }""",
+        arg=played_sources,
+        timeout=30_000,
+    )
     _assert_no_error(page, errors)
     page.close()
 
@@ -164,8 +191,9 @@ def test_a_bad_date_shows_a_message_not_a_crash(server, browser):
     field.fill("2023-02-30")
     field.press("Enter")
     page.get_by_role("button", name="Reset").click()
-    page.get_by_text(re.compile(r"Cannot build the model: scenario\.social_commerce_ban\.date")
-                     ).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Cannot build the model: scenario\.social_commerce_ban\.date")).wait_for(
+        timeout=30_000
+    )
     assert not errors, errors
     page.close()
 

@@ -44,8 +44,16 @@ def test_transforms_round_trip(p):
 @pytest.mark.slow
 def test_estimate_on_a_tiny_market_identifies_and_reports(tmp_path: Path):
     keys = ["market.shoppers.impulse_rate", "market.msmes.join_rate"]
-    result = estimate(seeds=2, iterations=1, before="2024-01-01", base=TINY, out=tmp_path,
-                      contractions=1, noise_seeds=3, keys=keys)
+    result = estimate(
+        seeds=2,
+        iterations=1,
+        before="2024-01-01",
+        base=TINY,
+        out=tmp_path,
+        contractions=1,
+        noise_seeds=3,
+        keys=keys,
+    )
     # Every evaluation went through the launcher: one job directory per seed and point.
     batches = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
     assert batches[0] == "batch_000" and batches[-1] == "noise"
@@ -67,9 +75,13 @@ def test_estimate_on_a_tiny_market_identifies_and_reports(tmp_path: Path):
 def test_promote_writes_the_estimate_where_the_default_run_reads_it(tmp_path: Path):
     copy = tmp_path / "default.yaml"
     shutil.copy(config_dir() / "market" / "default.yaml", copy)
-    result = {"parameters": [{"key": "market.shoppers.impulse_rate", "estimate": 0.123456},
-                             {"key": "market.platforms.tokopedia.content_cap", "estimate": 0.0555},
-                             {"key": "market.macro.offline_restriction_utility", "estimate": -0.25}]}
+    result = {
+        "parameters": [
+            {"key": "market.shoppers.impulse_rate", "estimate": 0.123456},
+            {"key": "market.platforms.tokopedia.content_cap", "estimate": 0.0555},
+            {"key": "market.macro.offline_restriction_utility", "estimate": -0.25},
+        ]
+    }
     promote(result, copy)
     text = copy.read_text()
     assert "  impulse_rate: 0.12346" in text

@@ -43,31 +43,39 @@ def runs() -> dict:
             scenarios[policy] = model.cfg.scenario
             market = model.cfg.market
     table = pd.concat(tables, ignore_index=True)
-    return {"table": table, "one_seed": table[table["seed"] == 0],
-            "scenarios": [scenarios["history"], scenarios["no_policy"]], "market": market}
+    return {
+        "table": table,
+        "one_seed": table[table["seed"] == 0],
+        "scenarios": [scenarios["history"], scenarios["no_policy"]],
+        "market": market,
+    }
 
 
 def _figures(runs: dict, table: pd.DataFrame) -> tuple[Figure, Figure]:
-    return (plot_market_share(table, runs["scenarios"], market=runs["market"]),
-            plot_msme_revenue(table, runs["scenarios"]))
+    return (
+        plot_market_share(table, runs["scenarios"], market=runs["market"]),
+        plot_msme_revenue(table, runs["scenarios"]),
+    )
 
 
 def _legend_colours(ax) -> dict[str, str]:
     legend = ax.get_legend()
-    return {text.get_text(): mcolors.to_hex(handle.get_color())
-            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True)}
+    return {
+        text.get_text(): mcolors.to_hex(handle.get_color())
+        for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True)
+    }
 
 
 def test_one_colour_per_operator_group_and_storefronts_in_their_groups_colours(runs):
     fig, _ = _figures(runs, runs["one_seed"])
     ax_store, ax_group = fig.axes
     stores = {k: v for k, v in _legend_colours(ax_store).items() if "policy" not in k.lower()}
-    groups = {k.split(" (")[0]: v for k, v in _legend_colours(ax_group).items()
-              if "policy" not in k.lower()}
+    groups = {k.split(" (")[0]: v for k, v in _legend_colours(ax_group).items() if "policy" not in k.lower()}
     assert len(set(groups.values())) == len(groups)  # one colour per group
     assert len(set(stores.values())) == len(stores)
-    first_week = group_membership(runs["scenarios"][0], [CLOSE_WEEK - pd.Timedelta(weeks=10)],
-                                  runs["market"]).iloc[0]
+    first_week = group_membership(
+        runs["scenarios"][0], [CLOSE_WEEK - pd.Timedelta(weeks=10)], runs["market"]
+    ).iloc[0]
     by_colour = {colour: group for group, colour in groups.items()}
     for store, colour in stores.items():
         # A storefront's colour, where the group panel uses it, means that storefront's group.
@@ -81,18 +89,24 @@ def test_group_lines_apply_one_membership_to_both_scenarios(runs):
     membership = group_membership(history, sorted(table["date"].unique()), runs["market"])
     cf = comparable_group_shares(table, "no_policy", membership)
     shares = table[(table["scenario"] == "no_policy") & (table["metric"] == "gmv_share")].pivot(
-        index="date", columns="entity", values="value")
+        index="date", columns="entity", values="value"
+    )
     after = shares.index >= CLOSE_WEEK
-    np.testing.assert_allclose(cf["Tokopedia group"][0][after],
-                               (shares["Tokopedia"] + shares["TikTok Shop"])[after])
+    np.testing.assert_allclose(
+        cf["Tokopedia group"][0][after], (shares["Tokopedia"] + shares["TikTok Shop"])[after]
+    )
     np.testing.assert_allclose(cf["Tokopedia group"][0][~after], shares["Tokopedia"][~after])
     assert (cf["ByteDance"][0][after] == 0).all() and (cf["ByteDance"][0][~after] > 0).any()
     # ... and the figure draws exactly that as the dashed Tokopedia-group line.
     fig = plot_market_share(table, [history, no_policy], market=runs["market"])
-    dashed = [line for line in fig.axes[1].get_lines() if line.get_linestyle() == "--"
-              and mcolors.to_hex(line.get_color()) == GROUP_COLOURS["Tokopedia group"]]
+    dashed = [
+        line
+        for line in fig.axes[1].get_lines()
+        if line.get_linestyle() == "--"
+        and mcolors.to_hex(line.get_color()) == GROUP_COLOURS["Tokopedia group"]
+    ]
     assert len(dashed) == 1
-    expected = (cf["Tokopedia group"][0].rolling(SMOOTH_WEEKS, min_periods=1).mean() * 100)
+    expected = cf["Tokopedia group"][0].rolling(SMOOTH_WEEKS, min_periods=1).mean() * 100
     np.testing.assert_allclose(dashed[0].get_ydata(), expected.to_numpy())
 
 
@@ -103,8 +117,7 @@ def test_msme_figure_has_a_difference_panel_that_shows_small_effects(runs):
     line = next(li for li in panel.get_lines() if li.get_label() == "Local producers")
     revenue = table[(table["metric"] == "msme_revenue_idr") & (table["entity"] == "local")]
     wide = revenue.pivot(index="date", columns="scenario", values="value")
-    expected = (100 * (wide["history"] / wide["no_policy"] - 1)).rolling(SMOOTH_WEEKS,
-                                                                         min_periods=1).mean()
+    expected = (100 * (wide["history"] / wide["no_policy"] - 1)).rolling(SMOOTH_WEEKS, min_periods=1).mean()
     np.testing.assert_allclose(line.get_ydata(), expected.to_numpy(), atol=1e-9)
     low, high = panel.get_ylim()
     assert high - low < 60  # a 2% effect is a visible fraction of the axis, not a wiggle
@@ -133,8 +146,11 @@ def _boxes(fig: Figure) -> list[tuple[str, object]]:
         for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             for tick in axis.get_major_ticks():
                 label = tick.label1
-                if (min(low, high) <= tick.get_loc() <= max(low, high) and label.get_visible()
-                        and label.get_text()):
+                if (
+                    min(low, high) <= tick.get_loc() <= max(low, high)
+                    and label.get_visible()
+                    and label.get_text()
+                ):
                     boxes.append(("tick", label.get_window_extent(renderer)))
         if ax.get_legend() is not None:
             boxes.append(("legend", ax.get_legend().get_window_extent(renderer)))
@@ -174,30 +190,50 @@ def test_several_seeds_draw_a_mean_and_a_90_percent_band(runs):
         assert "one seed" in fig._suptitle.get_text()
     fig = plot_market_share(runs["table"], runs["scenarios"], market=runs["market"])
     shopee = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Shopee")
-    rows = runs["table"][(runs["table"]["scenario"] == "history")
-                         & (runs["table"]["metric"] == "gmv_share")
-                         & (runs["table"]["entity"] == "Shopee")]
-    by_seed = rows.pivot(index="date", columns="seed", values="value").rolling(
-        SMOOTH_WEEKS, min_periods=1).mean()
+    rows = runs["table"][
+        (runs["table"]["scenario"] == "history")
+        & (runs["table"]["metric"] == "gmv_share")
+        & (runs["table"]["entity"] == "Shopee")
+    ]
+    by_seed = (
+        rows.pivot(index="date", columns="seed", values="value").rolling(SMOOTH_WEEKS, min_periods=1).mean()
+    )
     np.testing.assert_allclose(shopee.get_ydata(), 100 * by_seed.mean(axis=1).to_numpy())
 
 
 @pytest.mark.slow
 def test_seeds_option_writes_one_table_and_mean_summaries(workdir):
-    result = run_cli("seeds=2", "seed=4", "market.shoppers.n_agents=1500", "market.msmes.n_agents=400",
-                     "burn_in_weeks=8", "end_date=2024-03-25", "hydra.run.dir=run", cwd=workdir)
+    result = run_cli(
+        "seeds=2",
+        "seed=4",
+        "market.shoppers.n_agents=1500",
+        "market.msmes.n_agents=400",
+        "burn_in_weeks=8",
+        "end_date=2024-03-25",
+        "hydra.run.dir=run",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     run = workdir / "run"
     table = pd.read_parquet(run / "timeseries.parquet")
     assert set(zip(table["scenario"], table["seed"], strict=True)) == {
-        ("history", 4), ("history", 5), ("no_policy", 4), ("no_policy", 5)}
+        ("history", 4),
+        ("history", 5),
+        ("no_policy", 4),
+        ("no_policy", 5),
+    }
     summary = json.loads((run / "summary.json").read_text())
     assert summary["seeds"] == [4, 5]
-    local = table[(table["scenario"] == "history") & (table["metric"] == "msme_revenue_idr")
-                  & (table["entity"] == "local") & (table["date"].dt.year == 2022)]
+    local = table[
+        (table["scenario"] == "history")
+        & (table["metric"] == "msme_revenue_idr")
+        & (table["entity"] == "local")
+        & (table["date"].dt.year == 2022)
+    ]
     per_seed = local.groupby("seed")["value"].sum()
     assert summary["results"]["history"]["annual_msme_revenue_idr"]["2022"]["local"] == (
-        pytest.approx(per_seed.mean()))
+        pytest.approx(per_seed.mean())
+    )
     for name in ("market_share.png", "msme_revenue.png"):
         assert (run / name).stat().st_size > 50_000
 

@@ -31,12 +31,17 @@ def test_draws_follow_the_estimates_sampling_distribution(tmp_path: Path):
     assert len(draws) == 400
     by_key = {p.key: p for p in PARAMETERS}
     # Every draw sets every parameter; on the estimation scale the spread is the given sd.
-    free = np.array([[to_free(by_key[k], float(v)) for k, v in (o.split("=") for o in overrides)]
-                     for _, overrides in draws])
+    free = np.array(
+        [
+            [to_free(by_key[k], float(v)) for k, v in (o.split("=") for o in overrides)]
+            for _, overrides in draws
+        ]
+    )
     assert free.shape == (400, len(PARAMETERS))
     np.testing.assert_allclose(free.std(axis=0), 0.3, rtol=0.15)
-    np.testing.assert_allclose(free.mean(axis=0), [to_free(p, p.prior) for p in PARAMETERS],
-                               atol=0.3 * 4 / math.sqrt(400))
+    np.testing.assert_allclose(
+        free.mean(axis=0), [to_free(p, p.prior) for p in PARAMETERS], atol=0.3 * 4 / math.sqrt(400)
+    )
     logit = next(p for p in PARAMETERS if p.transform == "logit")
     values = [float(dict(o.split("=") for o in overrides)[logit.key]) for _, overrides in draws]
     assert min(values) > 0 and max(values) < 1  # bounded parameters stay in their domain
@@ -51,8 +56,16 @@ def test_without_an_estimate_the_forecast_says_it_has_no_parameter_uncertainty(t
 def test_forecast_reports_storefront_and_group_bands_and_resumes(tmp_path: Path, capsys):
     write_estimate(tmp_path / "e.json", sd=0.2)
     out, runs_dir = tmp_path / "fc", tmp_path / "runs"
-    args = ["forecast", "draws=2", "seeds=1", f"estimate={tmp_path / 'e.json'}", "accept_q=inf",
-            f"out={out}", f"runs_dir={runs_dir}", f"model_overrides={json.dumps(TINY)}"]
+    args = [
+        "forecast",
+        "draws=2",
+        "seeds=1",
+        f"estimate={tmp_path / 'e.json'}",
+        "accept_q=inf",
+        f"out={out}",
+        f"runs_dir={runs_dir}",
+        f"model_overrides={json.dumps(TINY)}",
+    ]
     assert main([*args, "launcher=parallel", "workers=2"]) == 0
     assert "[forecast] 2 jobs: 2 run, 0 finished before (skipped)" in capsys.readouterr().out
     table = pd.read_csv(out / "forecast.csv")
@@ -87,9 +100,17 @@ def test_forecast_reports_storefront_and_group_bands_and_resumes(tmp_path: Path,
 def test_runs_that_contradict_the_record_are_left_out_of_the_bands():
     from sim.studies.forecast import summarise
 
-    runs = pd.DataFrame({"level": "storefront", "year": 2024, "name": "Shopee",
-                         "share": [0.40, 0.42, 0.90], "parameter_set": ["a", "b", "c"],
-                         "seed": [0, 1, 2], "fit_q": [3.0, 9.0, 120.0]})
+    runs = pd.DataFrame(
+        {
+            "level": "storefront",
+            "year": 2024,
+            "name": "Shopee",
+            "share": [0.40, 0.42, 0.90],
+            "parameter_set": ["a", "b", "c"],
+            "seed": [0, 1, 2],
+            "fit_q": [3.0, 9.0, 120.0],
+        }
+    )
     kept = summarise(runs, accept_q=15.99)
     assert kept["runs"].item() == 2 and kept["mean"].item() == pytest.approx(0.41)
     assert summarise(runs)["runs"].item() == 3
@@ -101,9 +122,12 @@ def test_the_fit_to_the_record_is_small_for_the_estimated_market_and_large_far_f
     from sim.experiments.run import simulate
     from sim.studies.forecast import fit_to_the_record
 
-    small = ["market.shoppers.n_agents=4000", "market.msmes.n_agents=1000", "counterfactual=null",
-             "end_date=2024-03-18"]
+    small = [
+        "market.shoppers.n_agents=4000",
+        "market.msmes.n_agents=1000",
+        "counterfactual=null",
+        "end_date=2024-03-18",
+    ]
     estimated = simulate(compose_config(["scenario=history", *small]))
-    far = simulate(compose_config(["scenario=history", *small,
-                                   "market.platforms.shopee.brand_utility=4.0"]))
+    far = simulate(compose_config(["scenario=history", *small, "market.platforms.shopee.brand_utility=4.0"]))
     assert fit_to_the_record(estimated, 15_500.0) < 15.99 < fit_to_the_record(far, 15_500.0)

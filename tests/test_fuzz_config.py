@@ -23,21 +23,35 @@ from sim.experiments.run import check_finite
 from sim.schema.config import Config, ConfigError, PlatformConfig, dataclass_keys, validate
 
 # Tiny scale: a short window that holds the history scenario's dates, few agents, short burn-in.
-BASE = compose_config(["scenario=history", "start_date=2023-09-04", "end_date=2024-03-25",
-                       "counterfactual=null", "burn_in_weeks=1", "figures=false",
-                       "market.shoppers.n_agents=150", "market.msmes.n_agents=24",
-                       "market.shoppers.network_degree=4"])
+BASE = compose_config(
+    [
+        "scenario=history",
+        "start_date=2023-09-04",
+        "end_date=2024-03-25",
+        "counterfactual=null",
+        "burn_in_weeks=1",
+        "figures=false",
+        "market.shoppers.n_agents=150",
+        "market.msmes.n_agents=24",
+        "market.shoppers.network_degree=4",
+    ]
+)
 BASE_NODE = OmegaConf.to_container(OmegaConf.structured(BASE))
 PLATFORMS = list(BASE.market.platforms)
 ROSTER = [p.name for p in BASE.market.platforms.values()]
 
 # Keys whose valid values set the run's size: in-bounds draws stay tiny so that a valid set runs
 # in a fraction of a second; out-of-bounds draws may be anything.
-TINY = {"market.shoppers.n_agents": (1, 200), "market.msmes.n_agents": (1, 30),
-        "market.shoppers.network_degree": (0, 8), "burn_in_weeks": (0, 3),
-        "agent_history.every_weeks": (0, 13), "market.platform_rule.share_memory_weeks": (1, 30),
-        "scenario.tiktok_tokopedia_pilot.trial_weeks": (1, 30),
-        "scenario.tiktok_tokopedia_pilot.relaunch_ramp_weeks": (0, 30)}
+TINY = {
+    "market.shoppers.n_agents": (1, 200),
+    "market.msmes.n_agents": (1, 30),
+    "market.shoppers.network_degree": (0, 8),
+    "burn_in_weeks": (0, 3),
+    "agent_history.every_weeks": (0, 13),
+    "market.platform_rule.share_memory_weeks": (1, 30),
+    "scenario.tiktok_tokopedia_pilot.trial_weeks": (1, 30),
+    "scenario.tiktok_tokopedia_pilot.relaunch_ramp_weeks": (0, 30),
+}
 SKIP = {"point_file", "point", "force", "progress", "figures"}  # orchestration, not the model
 
 
@@ -61,11 +75,15 @@ LEAVES = {k: v for k, v in _leaf_fields(Config).items() if k not in SKIP}
 assert set(LEAVES) >= {k for k in dataclass_keys(BASE) if k != "market.platforms"} - SKIP
 
 WORDS = st.text(alphabet="abcxyzTSP _-0123456789", max_size=12)
-HOSTILE_NUMBERS = st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1e300, -1, 0, 1e9, 2**64,
-                                   -(2**63), 0.5, 1.0])
+HOSTILE_NUMBERS = st.sampled_from(
+    [math.nan, math.inf, -math.inf, 1e300, -1e300, -1, 0, 1e9, 2**64, -(2**63), 0.5, 1.0]
+)
 DATES = st.dates(dt.date(2023, 9, 4), dt.date(2024, 3, 25)).map(str)
-ANY_DATE = st.one_of(DATES, st.dates(dt.date(1990, 1, 1), dt.date(2100, 1, 1)).map(str),
-                     st.sampled_from(["", "soon", "2023-02-30", "2024-13-01"]))
+ANY_DATE = st.one_of(
+    DATES,
+    st.dates(dt.date(1990, 1, 1), dt.date(2100, 1, 1)).map(str),
+    st.sampled_from(["", "soon", "2023-02-30", "2024-13-01"]),
+)
 
 
 def numbers(kind: typing.Any, meta: dict, key: str) -> st.SearchStrategy:
@@ -73,8 +91,9 @@ def numbers(kind: typing.Any, meta: dict, key: str) -> st.SearchStrategy:
     lo, hi = TINY.get(key, (limits.lo, limits.hi))
     if kind is int:
         inside = st.integers(math.ceil(lo), math.floor(min(hi, 10**6)))
-        return st.one_of(inside, inside, st.integers(-(2**70), 2**70), HOSTILE_NUMBERS,
-                         st.sampled_from(["abc", "", 1.5]))
+        return st.one_of(
+            inside, inside, st.integers(-(2**70), 2**70), HOSTILE_NUMBERS, st.sampled_from(["abc", "", 1.5])
+        )
     inside = st.floats(lo, min(hi, 1e6), allow_nan=False)
     return st.one_of(inside, inside, st.floats(), HOSTILE_NUMBERS, st.sampled_from(["abc", "", True]))
 
@@ -89,16 +108,21 @@ def value_for(key: str, kind: typing.Any, meta: dict) -> st.SearchStrategy:
     if "choices" in meta:
         return st.one_of(st.sampled_from(meta["choices"]), WORDS)
     if key.endswith((".storefront", ".partner", ".name")) or key == "counterfactual":
-        options = ROSTER if not key.endswith(("scenario.name", "counterfactual")) else [
-            "history", "no_policy", "ban_only", "x"]
-        return st.one_of(st.sampled_from(options), WORDS, st.none() if key == "counterfactual"
-                         else st.just(""))
+        options = (
+            ROSTER
+            if not key.endswith(("scenario.name", "counterfactual"))
+            else ["history", "no_policy", "ban_only", "x"]
+        )
+        return st.one_of(
+            st.sampled_from(options), WORDS, st.none() if key == "counterfactual" else st.just("")
+        )
     if key.endswith("origin_agent_shares"):
         share = st.one_of(st.floats(0, 1), HOSTILE_NUMBERS)
-        return st.one_of(st.fixed_dictionaries({"local": share, "import_reseller": share,
-                                                "cross_border": share}),
-                         st.just({"local": 0.5, "import_reseller": 0.25, "cross_border": 0.25}),
-                         st.dictionaries(WORDS, share, max_size=3))
+        return st.one_of(
+            st.fixed_dictionaries({"local": share, "import_reseller": share, "cross_border": share}),
+            st.just({"local": 0.5, "import_reseller": 0.25, "cross_border": 0.25}),
+            st.dictionaries(WORDS, share, max_size=3),
+        )
     if key.endswith("commission_changes"):
         rate = st.one_of(st.floats(0, 1), HOSTILE_NUMBERS)
         change = st.fixed_dictionaries({"date": ANY_DATE, "rate": rate})
@@ -108,8 +132,7 @@ def value_for(key: str, kind: typing.Any, meta: dict) -> st.SearchStrategy:
     if key.endswith("categories"):
         return st.lists(st.one_of(st.sampled_from(["fashion", "food", "toys"]), WORDS), max_size=4)
     if key.endswith("_fields"):
-        return st.lists(st.sampled_from(["revenue_idr", "price", "apps", "budget", "nope", ""]),
-                        max_size=3)
+        return st.lists(st.sampled_from(["revenue_idr", "price", "apps", "budget", "nope", ""]), max_size=3)
     return st.one_of(WORDS, st.just(""))
 
 
@@ -148,8 +171,7 @@ def _set_attr(cfg: Config, key: str, value: typing.Any) -> None:
 
 
 def _names_a_changed_key(err: ConfigError, changed: set[str]) -> bool:
-    return any(k == c or c.startswith(k + ".") or k.startswith(c + ".")
-               for k in err.keys for c in changed)
+    return any(k == c or c.startswith(k + ".") or k.startswith(c + ".") for k in err.keys for c in changed)
 
 
 def _run_checking_invariants(cfg: Config) -> None:
@@ -158,8 +180,12 @@ def _run_checking_invariants(cfg: Config) -> None:
         model.step()
         week = model.steps - 1
         ledger, clearing = model.ledger, model.clearing
-        np.testing.assert_allclose(ledger.buyer_paid + ledger.subsidy,
-                                   ledger.seller_receipts + ledger.commission, rtol=1e-9, atol=1.0)
+        np.testing.assert_allclose(
+            ledger.buyer_paid + ledger.subsidy,
+            ledger.seller_receipts + ledger.commission,
+            rtol=1e-9,
+            atol=1.0,
+        )
         assert (clearing.sold_idr >= 0).all() and (ledger.commission >= 0).all()
         if clearing.gmv_idr[:-1].sum() > 0:
             assert np.isclose(model.recorder.values["gmv_share"][week].sum(), 1.0)
@@ -175,8 +201,12 @@ OUTCOMES = {"refused": 0, "ran": 0}
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(changes=override_sets())
 def test_random_overrides_are_refused_naming_a_changed_key_or_run_to_finite_outputs(changes):
     overrides = [f"{key}={value}" for key, value in changes.items()]

@@ -47,9 +47,14 @@ def offer_for(model: EcommerceModel, subsidy: float = 0.0, discovery: float = 1.
     j = model.discovery.shape[0]
     disc = np.zeros(j)
     disc[model.platform_names.index("TikTok Shop")] = discovery
-    return Offer(brand_utility=np.zeros(j), log_effective_price=np.full(j, np.log(1.0 - subsidy)),
-                 log_variety=np.zeros(j), discovery=disc, local_share=np.zeros(j),
-                 subsidy=np.append(np.full(j - 1, subsidy), 0.0))
+    return Offer(
+        brand_utility=np.zeros(j),
+        log_effective_price=np.full(j, np.log(1.0 - subsidy)),
+        log_variety=np.zeros(j),
+        discovery=disc,
+        local_share=np.zeros(j),
+        subsidy=np.append(np.full(j - 1, subsidy), 0.0),
+    )
 
 
 def draws(n: int, **values: float) -> dict[str, np.ndarray]:
@@ -62,9 +67,14 @@ def draws(n: int, **values: float) -> dict[str, np.ndarray]:
 
 
 def test_spend_factor_re_spends_subsidies_and_responds_to_price():
-    offer = Offer(brand_utility=np.zeros(2), log_effective_price=np.log([1.1 * 0.9, 1.0]),
-                  log_variety=np.zeros(2), discovery=np.zeros(2), local_share=np.zeros(2),
-                  subsidy=np.array([0.1, 0.0]))
+    offer = Offer(
+        brand_utility=np.zeros(2),
+        log_effective_price=np.log([1.1 * 0.9, 1.0]),
+        log_variety=np.zeros(2),
+        discovery=np.zeros(2),
+        local_share=np.zeros(2),
+        subsidy=np.array([0.1, 0.0]),
+    )
     # Elasticity 1: out-of-pocket spend is fixed, so list-price spend is budget / (1 - subsidy).
     np.testing.assert_allclose(list_spend_factor(offer, 1.0), [1 / 0.9, 1.0])
     # Elasticity 2: spend falls with the price after subsidy, P^(1 - 2) / (1 - s).
@@ -73,8 +83,11 @@ def test_spend_factor_re_spends_subsidies_and_responds_to_price():
 
 @pytest.mark.parametrize("displacement", [0.0, 0.6, 1.0])
 def test_discovery_purchases_displace_later_planned_spending(displacement: float):
-    model = tiny_model(f"market.shoppers.impulse_displacement={displacement}",
-                       "market.shoppers.impulse_rate=1.0", "market.shoppers.impulse_spend_share=0.5")
+    model = tiny_model(
+        f"market.shoppers.impulse_displacement={displacement}",
+        "market.shoppers.impulse_rate=1.0",
+        "market.shoppers.impulse_spend_share=0.5",
+    )
     sh, cfg = model.shoppers, model.market.shoppers
     tiktok = model.platform_names.index("TikTok Shop")
     sh.adopted[:] = False
@@ -85,15 +98,34 @@ def test_discovery_purchases_displace_later_planned_spending(displacement: float
     steer_to = np.full(j, -1)
     offer = offer_for(model)
     # Week 1: no planned shopping, everyone makes a discovery purchase of half her budget.
-    week1 = shoppers_shop(sh, offer, open_all, zeros, zeros, steer_to, model.is_social, 1.0, cfg,
-                          draws(n, shop=1.0, impulse=0.0))
+    week1 = shoppers_shop(
+        sh,
+        offer,
+        open_all,
+        zeros,
+        zeros,
+        steer_to,
+        model.is_social,
+        1.0,
+        cfg,
+        draws(n, shop=1.0, impulse=0.0),
+    )
     impulse = float(week1.impulse_idr.sum())
-    assert impulse == pytest.approx(0.5 * float(sh.budget.astype(np.float64).sum()) * sh.weight,
-                                    rel=1e-6)
+    assert impulse == pytest.approx(0.5 * float(sh.budget.astype(np.float64).sum()) * sh.weight, rel=1e-6)
     # Week 2: everyone plans a purchase, nobody buys on impulse: planned spending is cut by the
     # displaced share of week 1's discovery spending, no more, no less.
-    week2 = shoppers_shop(sh, offer, open_all, zeros, zeros, steer_to, model.is_social, 1.0, cfg,
-                          draws(n, shop=0.0, impulse=1.0))
+    week2 = shoppers_shop(
+        sh,
+        offer,
+        open_all,
+        zeros,
+        zeros,
+        steer_to,
+        model.is_social,
+        1.0,
+        cfg,
+        draws(n, shop=0.0, impulse=1.0),
+    )
     full = float(sh.budget.astype(np.float64).sum()) * sh.weight
     assert float(week2.planned_idr.sum()) == pytest.approx(full - displacement * impulse, rel=1e-6)
     assert week2.displaced_idr == pytest.approx(displacement * impulse, rel=1e-6)
@@ -147,8 +179,7 @@ def test_blocked_discovery_follows_links_and_link_followers_install_the_app():
     u_leak = ((np.arange(n) % 10) / 10).astype(np.float32)  # 40% below 0.4 in each half
     d = draws(n, shop=1.0, impulse=0.0)
     d["leak"] = u_leak
-    week = shoppers_shop(sh, offer, transact, leak, np.zeros(j), np.full(j, -1), model.is_social,
-                         1.0, cfg, d)
+    week = shoppers_shop(sh, offer, transact, leak, np.zeros(j), np.full(j, -1), model.is_social, 1.0, cfg, d)
     spend = cfg.impulse_spend_share * sh.budget.astype(np.float64) * sh.weight
     follows = u_leak < 0.4
     first = np.arange(n) < half
@@ -233,10 +264,13 @@ def test_commission_pass_through_raises_the_storefront_price_index():
 
 
 def test_marketplaces_build_content_while_discovery_commerce_takes_share():
-    model = tiny_model("market.platform_rule.content_response=0.5",
-                       "market.platforms.shopee.content_cap=0.4", "scenario=no_policy",
-                       "start_date=2022-06-06",
-                       "end_date=2022-12-26")
+    model = tiny_model(
+        "market.platform_rule.content_response=0.5",
+        "market.platforms.shopee.content_cap=0.4",
+        "scenario=no_policy",
+        "start_date=2022-06-06",
+        "end_date=2022-12-26",
+    )
     shopee = model.platform_names.index("Shopee")
     bukalapak = model.platform_names.index("Bukalapak")
     model.shoppers.adopted[model.platform_names.index("TikTok Shop")] = True
@@ -246,13 +280,15 @@ def test_marketplaces_build_content_while_discovery_commerce_takes_share():
     sw = model.shopper_week
     threat = sw.impulse_idr[:-1].sum() / sw.demand_idr[:-1].sum()
     assert threat > 0
-    assert model.discovery[shopee] == pytest.approx(
-        before[shopee] + 0.5 * threat * (0.4 - before[shopee]))
+    assert model.discovery[shopee] == pytest.approx(before[shopee] + 0.5 * threat * (0.4 - before[shopee]))
     assert model.discovery[bukalapak] == 0.0  # no content budget, no content
     # Without the response the marketplace never gets discovery strength.
-    still = tiny_model("market.platform_rule.content_response=0", "scenario=no_policy",
-                       "start_date=2022-06-06",
-                       "end_date=2022-12-26")
+    still = tiny_model(
+        "market.platform_rule.content_response=0",
+        "scenario=no_policy",
+        "start_date=2022-06-06",
+        "end_date=2022-12-26",
+    )
     still.step()
     still.step()
     assert still.discovery[shopee] == 0.0
@@ -277,9 +313,13 @@ def test_a_group_sets_subsidies_on_its_joint_share():
     rule = model.market.platform_rule
     # The group's share is 0.6, so both storefronts see a relative loss of (0.8 - 0.6) / 0.8.
     for j in (tiktok, tokopedia):
-        expected = np.clip(start[j] + rule.subsidy_response * 0.25
-                           + rule.subsidy_reversion * (model.base_subsidy[j] - start[j]),
-                           model.subsidy_min[j], model.subsidy_max[j])
+        expected = np.clip(
+            start[j]
+            + rule.subsidy_response * 0.25
+            + rule.subsidy_reversion * (model.base_subsidy[j] - start[j]),
+            model.subsidy_min[j],
+            model.subsidy_max[j],
+        )
         assert model.subsidy[j] == pytest.approx(expected)
 
 
@@ -296,8 +336,9 @@ def test_relaunch_ramps_up_and_the_group_forms_at_legal_close():
     path, model = pilot_path("scenario.tiktok_tokopedia_pilot.relaunch_ramp_weeks=4")
     tiktok = model.platform_names.index("TikTok Shop")
     relaunch = model.dates.index(dt.date(2023, 12, 18))
-    np.testing.assert_allclose(path.transact_share[relaunch:relaunch + 5, tiktok],
-                               [0.2, 0.4, 0.6, 0.8, 1.0])
+    np.testing.assert_allclose(
+        path.transact_share[relaunch : relaunch + 5, tiktok], [0.2, 0.4, 0.6, 0.8, 1.0]
+    )
     close = model.dates.index(dt.date(2024, 2, 5))
     tokopedia = model.platform_names.index("Tokopedia")
     assert path.operator[close - 1, tiktok] != path.operator[close - 1, tokopedia]
@@ -348,8 +389,18 @@ def test_steering_routes_discovery_sales_to_the_partner():
     j = len(names)
     steer_share, steer_to = np.zeros(j), np.full(j, -1)
     steer_share[tiktok], steer_to[tiktok] = 1.0, tokopedia
-    week = shoppers_shop(sh, offer_for(model), np.ones(j), np.zeros(j), steer_share, steer_to,
-                         model.is_social, 1.0, cfg, draws(sh.n, shop=1.0, impulse=0.0, steer=0.0))
+    week = shoppers_shop(
+        sh,
+        offer_for(model),
+        np.ones(j),
+        np.zeros(j),
+        steer_share,
+        steer_to,
+        model.is_social,
+        1.0,
+        cfg,
+        draws(sh.n, shop=1.0, impulse=0.0, steer=0.0),
+    )
     total = week.impulse_idr.sum()
     held = sh.budget[: sh.n // 2].astype(np.float64).sum() / sh.budget.astype(np.float64).sum()
     assert week.impulse_idr[tokopedia] / total == pytest.approx(held, rel=1e-6)
@@ -379,24 +430,36 @@ def test_firms_without_a_stall_carry_no_stall_cost_at_exit():
     ms.listed_share[:] = 0.0
     threshold = exit_threshold_idr(ms, cfg)
     stall = ms.has_stall
-    np.testing.assert_allclose(threshold[~stall], cfg.exit_weeks_of_cost * ms.capacity_idr[~stall]
-                               * cfg.listing_cost_share)
-    np.testing.assert_allclose(threshold[stall], cfg.exit_weeks_of_cost * ms.capacity_idr[stall]
-                               * (cfg.stall_cost_share + cfg.listing_cost_share))
+    np.testing.assert_allclose(
+        threshold[~stall], cfg.exit_weeks_of_cost * ms.capacity_idr[~stall] * cfg.listing_cost_share
+    )
+    np.testing.assert_allclose(
+        threshold[stall],
+        cfg.exit_weeks_of_cost * ms.capacity_idr[stall] * (cfg.stall_cost_share + cfg.listing_cost_share),
+    )
 
 
 def test_size_classes_follow_pp_7_2021():
     sales = np.array([1e9, 2e9, 2.1e9, 15e9, 49e9, 51e9])
     assert [SIZE_CLASSES[k] for k in size_class(sales)] == [
-        "micro", "micro", "small", "small", "medium", "large"]
+        "micro",
+        "micro",
+        "small",
+        "small",
+        "medium",
+        "large",
+    ]
 
 
 # --- MSME scope: large firms and virtual goods ---------------------------------------------------
 
 
 def test_large_firms_hold_their_capacity_share_and_stand_for_the_national_count():
-    model = tiny_model("market.msmes.large_agents=40", "market.msmes.large_capacity_share=0.2",
-                       "market.msmes.large_firms=5550")
+    model = tiny_model(
+        "market.msmes.large_agents=40",
+        "market.msmes.large_capacity_share=0.2",
+        "market.msmes.large_firms=5550",
+    )
     ms = model.msmes
     assert ms.large.sum() == 40 and not ms.large[: model.market.msmes.n_agents].any()
     assert ms.weight[ms.large].sum() == pytest.approx(5550)
@@ -404,8 +467,9 @@ def test_large_firms_hold_their_capacity_share_and_stand_for_the_national_count(
     assert ms.capacity_idr[ms.large].sum() / ms.capacity_idr.sum() == pytest.approx(0.2, rel=1e-5)
     # Official stores: no stall, listed on every marketplace open at the start, nowhere else.
     assert not ms.has_stall[ms.large].any()
-    open_at_start = np.array([p.initial_adoption > 0 and p.kind == "marketplace"
-                              for p in model.market.platforms.values()])
+    open_at_start = np.array(
+        [p.initial_adoption > 0 and p.kind == "marketplace" for p in model.market.platforms.values()]
+    )
     np.testing.assert_array_equal(ms.listed_share[ms.large], np.tile(open_at_start, (40, 1)))
 
 

@@ -24,7 +24,8 @@ def test_word_of_mouth_speeds_app_adoption():
     base = run_table("scenario=no_policy")
     no_wom = run_table("scenario=no_policy", "market.platforms.tiktok_shop.adoption_wom_per_week=0")
     assert window_mean(no_wom, "adopters", "TikTok Shop", *Y2022) < 0.5 * window_mean(
-        base, "adopters", "TikTok Shop", *Y2022)
+        base, "adopters", "TikTok Shop", *Y2022
+    )
 
 
 @pytest.mark.slow
@@ -33,7 +34,8 @@ def test_ties_matter_for_word_of_mouth():
     base = run_table("scenario=no_policy")
     isolated = run_table("scenario=no_policy", "market.shoppers.network_degree=0")
     assert window_mean(isolated, "adopters", "TikTok Shop", *Y2022) < 0.5 * window_mean(
-        base, "adopters", "TikTok Shop", *Y2022)
+        base, "adopters", "TikTok Shop", *Y2022
+    )
 
 
 @pytest.mark.slow
@@ -41,11 +43,15 @@ def test_discovery_creates_new_demand_on_social_platforms():
     base = run_table("scenario=no_policy")
     no_impulse = run_table("scenario=no_policy", "market.shoppers.impulse_rate=0")
     assert window_mean(no_impulse, "gmv_idr", "TikTok Shop", *PRE_BAN) < window_mean(
-        base, "gmv_idr", "TikTok Shop", *PRE_BAN)
+        base, "gmv_idr", "TikTok Shop", *PRE_BAN
+    )
+
     # Not only diverted: total retail (online plus offline) rises with discovery purchases.
     def retail(t):
-        return (window_mean(t, "online_gmv_idr", "all", *PRE_BAN)
-                + window_mean(t, "offline_sales_idr", "offline", *PRE_BAN))
+        return window_mean(t, "online_gmv_idr", "all", *PRE_BAN) + window_mean(
+            t, "offline_sales_idr", "offline", *PRE_BAN
+        )
+
     assert retail(no_impulse) < retail(base)
 
 
@@ -54,42 +60,54 @@ def test_discovery_taste_draws_planned_purchases_to_social_platforms():
     low = run_table("scenario=no_policy", "market.shoppers.discovery_weight=0")
     high = run_table("scenario=no_policy", "market.shoppers.discovery_weight=4")
     assert window_mean(high, "gmv_share", "TikTok Shop", *PRE_BAN) > window_mean(
-        low, "gmv_share", "TikTok Shop", *PRE_BAN)
+        low, "gmv_share", "TikTok Shop", *PRE_BAN
+    )
 
 
 @pytest.mark.slow
 def test_more_subsidy_more_share():
     def fixed_subsidy(rate: float) -> list[str]:
         p = "market.platforms.lazada"
-        return [f"{p}.subsidy={rate}", f"{p}.subsidy_min={rate}", f"{p}.subsidy_max={rate}",
-                f"{p}.subsidy_budget_idr_per_year=1e16"]
+        return [
+            f"{p}.subsidy={rate}",
+            f"{p}.subsidy_min={rate}",
+            f"{p}.subsidy_max={rate}",
+            f"{p}.subsidy_budget_idr_per_year=1e16",
+        ]
+
     low = run_table("scenario=no_policy", *fixed_subsidy(0.0))
     high = run_table("scenario=no_policy", *fixed_subsidy(0.10))
     assert window_mean(high, "gmv_share", "Lazada", *Y2022) > 1.2 * window_mean(
-        low, "gmv_share", "Lazada", *Y2022)
+        low, "gmv_share", "Lazada", *Y2022
+    )
     assert window_mean(high, "subsidy_idr", "Lazada", *Y2022) > 0
     assert window_mean(low, "subsidy_idr", "Lazada", *Y2022) == 0
 
 
 @pytest.mark.slow
 def test_price_sensitivity_amplifies_subsidy_gaps():
-    args = ["market.platforms.lazada.subsidy_min=0.1", "market.platforms.lazada.subsidy=0.1",
-            "market.platforms.lazada.subsidy_max=0.1",
-            "market.platforms.lazada.subsidy_budget_idr_per_year=1e16"]
+    args = [
+        "market.platforms.lazada.subsidy_min=0.1",
+        "market.platforms.lazada.subsidy=0.1",
+        "market.platforms.lazada.subsidy_max=0.1",
+        "market.platforms.lazada.subsidy_budget_idr_per_year=1e16",
+    ]
     dull = run_table("scenario=no_policy", *args, "market.shoppers.price_sensitivity_mean=1")
     keen = run_table("scenario=no_policy", *args, "market.shoppers.price_sensitivity_mean=12")
-    assert window_mean(keen, "gmv_share", "Lazada", *Y2022) > window_mean(
-        dull, "gmv_share", "Lazada", *Y2022)
+    assert window_mean(keen, "gmv_share", "Lazada", *Y2022) > window_mean(dull, "gmv_share", "Lazada", *Y2022)
 
 
 @pytest.mark.slow
 def test_seller_variety_attracts_buyers():
-    few = run_table("scenario=no_policy", "market.platforms.blibli.initial_seller_share=0.02",
-                    "market.msmes.join_rate=0")
-    many = run_table("scenario=no_policy", "market.platforms.blibli.initial_seller_share=0.6",
-                     "market.msmes.join_rate=0")
+    few = run_table(
+        "scenario=no_policy", "market.platforms.blibli.initial_seller_share=0.02", "market.msmes.join_rate=0"
+    )
+    many = run_table(
+        "scenario=no_policy", "market.platforms.blibli.initial_seller_share=0.6", "market.msmes.join_rate=0"
+    )
     assert window_mean(many, "gmv_share", "Blibli", "2021-01-01", "2021-07-01") > 1.5 * window_mean(
-        few, "gmv_share", "Blibli", "2021-01-01", "2021-07-01")
+        few, "gmv_share", "Blibli", "2021-01-01", "2021-07-01"
+    )
 
 
 @pytest.mark.slow
@@ -100,7 +118,9 @@ def test_higher_habit_slows_switching_back_after_the_ban():
         # After the relaunch ramp (6 weeks from 2023-12-12), which alone caps the first weeks.
         window = ("2024-02-01", "2024-06-01")
         return window_mean(history, "gmv_idr", "TikTok Shop", *window) / window_mean(
-            free, "gmv_idr", "TikTok Shop", *window)
+            free, "gmv_idr", "TikTok Shop", *window
+        )
+
     assert recovery("4.0") < recovery("0.5")
 
 
@@ -124,10 +144,16 @@ def test_nested_logit_new_app_draws_more_from_other_apps_than_from_offline():
         return float(before - after)
 
     for nest in (0.3, 1.0):
-        drop = (nested_logit_probabilities(utility, without_app, nest)[3]
-                - nested_logit_probabilities(utility, all_open, nest)[3])
-        assert_within_sampling_error(offline_loss(nest), float(drop.mean()),
-                                     poisson_binomial_se(drop) / n, f"offline loss at lambda {nest}")
+        drop = (
+            nested_logit_probabilities(utility, without_app, nest)[3]
+            - nested_logit_probabilities(utility, all_open, nest)[3]
+        )
+        assert_within_sampling_error(
+            offline_loss(nest),
+            float(drop.mean()),
+            poisson_binomial_se(drop) / n,
+            f"offline loss at lambda {nest}",
+        )
     assert 0 < offline_loss(0.3) < 0.8 * offline_loss(1.0)
 
 
@@ -140,10 +166,14 @@ def test_preference_for_local_goods_favours_channels_selling_local():
     shoppers.adopted[:] = True
     shoppers.habit[:] = 0.0
     n_channels = len(cfg.market.platforms) + 1
-    offer = Offer(brand_utility=np.zeros(n_channels), log_effective_price=np.zeros(n_channels),
-                  log_variety=np.zeros(n_channels), discovery=np.zeros(n_channels),
-                  local_share=np.array([0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5]),
-                  subsidy=np.zeros(n_channels))
+    offer = Offer(
+        brand_utility=np.zeros(n_channels),
+        log_effective_price=np.zeros(n_channels),
+        log_variety=np.zeros(n_channels),
+        discovery=np.zeros(n_channels),
+        local_share=np.array([0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5]),
+        subsidy=np.zeros(n_channels),
+    )
     u = np.random.default_rng(1).random(shoppers.n)
     available = np.ones((n_channels, shoppers.n), dtype=bool)
 
@@ -155,9 +185,12 @@ def test_preference_for_local_goods_favours_channels_selling_local():
         by_hand = weight * offer.local_share[:, None] * shoppers.local_preference[None, :]
         probabilities = nested_logit_probabilities(by_hand, available, 0.5)
         for j in (0, 1):
-            assert_within_sampling_error(float(counts[j]), float(probabilities[j].sum()),
-                                         poisson_binomial_se(probabilities[j]),
-                                         f"choosers of storefront {j} at local_weight {weight}")
+            assert_within_sampling_error(
+                float(counts[j]),
+                float(probabilities[j].sum()),
+                poisson_binomial_se(probabilities[j]),
+                f"choosers of storefront {j} at local_weight {weight}",
+            )
         return counts[0] / counts[1]
 
     assert local_pick_ratio(2.0) > local_pick_ratio(0.5) > local_pick_ratio(0.0)
@@ -168,9 +201,11 @@ def test_sellers_join_platforms_with_buyers():
     base = run_table("scenario=no_policy")
     frozen = run_table("scenario=no_policy", "market.msmes.join_rate=0")
     assert window_mean(frozen, "sellers", "TikTok Shop", *PRE_BAN) < 0.2 * window_mean(
-        base, "sellers", "TikTok Shop", *PRE_BAN)
+        base, "sellers", "TikTok Shop", *PRE_BAN
+    )
     assert window_mean(frozen, "msmes_online", "all", *PRE_BAN) < window_mean(
-        base, "msmes_online", "all", *PRE_BAN)
+        base, "msmes_online", "all", *PRE_BAN
+    )
 
 
 @pytest.mark.slow
@@ -179,7 +214,8 @@ def test_peer_learning_speeds_joining():
     peers = run_table("scenario=no_policy", "market.msmes.peer_weight=2")
     # With strong peer learning, joining waits for peers: TikTok Shop's seller base starts slower.
     assert window_mean(peers, "sellers", "TikTok Shop", "2021-06-01", "2022-01-01") < window_mean(
-        solo, "sellers", "TikTok Shop", "2021-06-01", "2022-01-01")
+        solo, "sellers", "TikTok Shop", "2021-06-01", "2022-01-01"
+    )
 
 
 @pytest.mark.slow
@@ -187,7 +223,8 @@ def test_costly_storefronts_are_left():
     cheap = run_table("scenario=no_policy", "market.msmes.listing_cost_share=0.0")
     dear = run_table("scenario=no_policy", "market.msmes.listing_cost_share=0.05")
     assert window_mean(dear, "msmes_online", "all", *Y2022) < window_mean(
-        cheap, "msmes_online", "all", *Y2022)
+        cheap, "msmes_online", "all", *Y2022
+    )
 
 
 @pytest.mark.slow
@@ -211,16 +248,19 @@ def test_tight_capacity_raises_prices():
     loose = run_table("scenario=no_policy", "market.msmes.capacity_slack=3.0")
     tight = run_table("scenario=no_policy", "market.msmes.capacity_slack=0.9")
     assert window_mean(tight, "price_paid_index", "offline", "2021-03-01", "2021-09-01") > window_mean(
-        loose, "price_paid_index", "offline", "2021-03-01", "2021-09-01")
+        loose, "price_paid_index", "offline", "2021-03-01", "2021-09-01"
+    )
 
 
 @pytest.mark.slow
 def test_capacity_adjustment_absorbs_demand():
-    fixed = run_table("scenario=no_policy", "market.msmes.capacity_slack=0.9",
-                      "market.msmes.capacity_adjust_rate=0")
+    fixed = run_table(
+        "scenario=no_policy", "market.msmes.capacity_slack=0.9", "market.msmes.capacity_adjust_rate=0"
+    )
     adaptive = run_table("scenario=no_policy", "market.msmes.capacity_slack=0.9")
     assert window_mean(adaptive, "unmet_demand_idr", "all", *Y2022) < window_mean(
-        fixed, "unmet_demand_idr", "all", *Y2022)
+        fixed, "unmet_demand_idr", "all", *Y2022
+    )
 
 
 @pytest.mark.slow
@@ -250,17 +290,22 @@ def test_subsidy_rule_defends_share_and_budget_caps_it():
     assert rate["2024-01-01":"2024-04-01"].mean() > flat_rate["2024-01-01":"2024-04-01"].mean()
     broke = run_table("scenario=no_policy", "market.platforms.shopee.subsidy_budget_idr_per_year=1e11")
     assert window_mean(broke, "subsidy_idr", "Shopee", *Y2022) < 0.2 * window_mean(
-        table, "subsidy_idr", "Shopee", *Y2022)
+        table, "subsidy_idr", "Shopee", *Y2022
+    )
 
 
 @pytest.mark.slow
 def test_shared_backend_brings_partner_sellers_to_the_storefront():
-    late = run_table("scenario=history", "scenario.tiktok_tokopedia_pilot.migration_date=2025-12-01",
-                     "scenario.tiktok_tokopedia_pilot.trial_weeks=200")
+    late = run_table(
+        "scenario=history",
+        "scenario.tiktok_tokopedia_pilot.migration_date=2025-12-01",
+        "scenario.tiktok_tokopedia_pilot.trial_weeks=200",
+    )
     real = run_table("scenario=history", "scenario.tiktok_tokopedia_pilot.trial_weeks=200")
     window = ("2024-06-01", "2025-06-01")
     assert window_mean(real, "sellers", "TikTok Shop", *window) > window_mean(
-        late, "sellers", "TikTok Shop", *window)
+        late, "sellers", "TikTok Shop", *window
+    )
 
 
 @pytest.mark.slow
@@ -268,7 +313,11 @@ def test_weights_scale_totals_not_per_firm_figures():
     """Twice the agents, same population: national totals and per-firm figures stay put."""
     one = run_table("scenario=no_policy", "market.shoppers.n_agents=3000", "market.msmes.n_agents=800")
     two = run_table("scenario=no_policy", "market.shoppers.n_agents=6000", "market.msmes.n_agents=1600")
-    for metric, entity in [("online_gmv_idr", "all"), ("offline_sales_idr", "offline"),
-                           ("msme_revenue_per_firm_idr", "median"), ("msme_active", "all")]:
+    for metric, entity in [
+        ("online_gmv_idr", "all"),
+        ("offline_sales_idr", "offline"),
+        ("msme_revenue_per_firm_idr", "median"),
+        ("msme_active", "all"),
+    ]:
         a, b = window_mean(one, metric, entity, *Y2022), window_mean(two, metric, entity, *Y2022)
         assert np.isclose(a, b, rtol=0.2), (metric, a, b)

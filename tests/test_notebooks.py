@@ -36,16 +36,22 @@ def _code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def _parameters_index(notebook: nbformat.NotebookNode) -> int:
-    tagged = [i for i, cell in enumerate(notebook.cells)
-              if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    tagged = [
+        i for i, cell in enumerate(notebook.cells) if "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
     assert len(tagged) == 1, f"want exactly one cell tagged 'parameters', found {len(tagged)}"
     return tagged[0]
 
 
 def _assigned_names(source: str) -> set[str]:
     tree = ast.parse(source)
-    return {target.id for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets if isinstance(target, ast.Name)}
+    return {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def test_the_notebooks_are_the_three_documented_ones():
@@ -57,7 +63,8 @@ def test_committed_notebook_holds_no_outputs(name: str):
     for cell in _code_cells(_read(name)):
         assert cell.outputs == [] and cell.execution_count is None, (
             f"{name} holds outputs; strip them before committing: "
-            "jupyter nbconvert --clear-output --inplace notebooks/*.ipynb")
+            "jupyter nbconvert --clear-output --inplace notebooks/*.ipynb"
+        )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -65,8 +72,9 @@ def test_notebook_imports_only_the_public_api_and_no_absolute_path(name: str):
     for cell in _code_cells(_read(name)):
         tree = ast.parse(cell.source)
         # Inside an f-string only the leading text can start a path: f"{OUT}/x" is relative.
-        inner = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
-                 for part in node.values[1:]}
+        inner = {
+            id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values[1:]
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sim"):
                 assert node.module == "sim.api", f"{name} imports {node.module}"
@@ -99,15 +107,23 @@ def _run(name: str, workdir: Path) -> tuple[nbformat.NotebookNode, float]:
     # loaded machine a figure can take longer than that, and the notebook "showed 1 figures".
     # Wait for every output until the kernel reports the cell idle, as long as a cell may run, and
     # fail loudly instead of dropping outputs if even that runs out.
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, iopub_timeout=CELL_TIMEOUT,
-                            raise_on_iopub_timeout=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        iopub_timeout=CELL_TIMEOUT,
+        raise_on_iopub_timeout=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
     started = time.perf_counter()
     with client.setup_kernel():
         for i, cell in enumerate(notebook.cells):
             client.execute_cell(cell, i)
-        again = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-                     and ("compose_config(" in cell.source or "run_sweep(" in cell.source))
+        again = next(
+            i
+            for i, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code" and ("compose_config(" in cell.source or "run_sweep(" in cell.source)
+        )
         client.execute_cell(notebook.cells[again], again)
     return notebook, time.perf_counter() - started
 

@@ -43,7 +43,8 @@ def parameter_table() -> tuple[int, list[tuple[int, dict[str, str]]]]:
     """(line number of the header, [(line number, row)]) of the one table whose header is HEADER."""
     tables = tables_with_header(ODD, HEADER)
     assert len(tables) == 1, (
-        f"expected exactly one table with the header {' | '.join(HEADER)} in {ODD}, found {len(tables)}")
+        f"expected exactly one table with the header {' | '.join(HEADER)} in {ODD}, found {len(tables)}"
+    )
     return tables[0]
 
 
@@ -59,7 +60,7 @@ def used_in(symbol: list[str], runs: list[list[str]]) -> bool:
     n = len(symbol)
     for run in runs:
         for start in range(len(run) - n + 1):
-            if run[start:start + n] != symbol:
+            if run[start : start + n] != symbol:
                 continue
             before = run[start - 1] if start > 0 else ""
             after = run[start + n] if start + n < len(run) else ""
@@ -92,10 +93,12 @@ def test_odd_has_the_seven_sections_in_order():
 def test_parameter_table_is_in_section_7(table):
     header_line, _ = table
     lines = ODD.read_text(encoding="utf-8").splitlines()
-    section_7 = next((i for i, line in enumerate(lines, start=1)
-                      if re.match(r"^##\s+7\.?\s+Submodels", line, re.I)), None)
+    section_7 = next(
+        (i for i, line in enumerate(lines, start=1) if re.match(r"^##\s+7\.?\s+Submodels", line, re.I)), None
+    )
     assert section_7 is not None and header_line > section_7, (
-        f"the parameter table (line {header_line}) must be in section 7 (line {section_7})")
+        f"the parameter table (line {header_line}) must be in section 7 (line {section_7})"
+    )
 
 
 def test_every_schema_key_is_in_the_table_exactly_once(table):
@@ -110,14 +113,18 @@ def test_every_schema_key_is_in_the_table_exactly_once(table):
 
 def test_every_row_has_symbol_unit_default_and_source(table):
     _, rows = table
-    empty = [f"line {number} {row['key']}: {column}" for number, row in rows
-             for column in REQUIRED if not row[column]]
+    empty = [
+        f"line {number} {row['key']}: {column}"
+        for number, row in rows
+        for column in REQUIRED
+        if not row[column]
+    ]
     assert not empty, "empty cells in the parameter table of docs/ODD.md:\n  " + "\n  ".join(empty)
 
 
 def test_every_parameter_symbol_is_used_in_the_text_above_the_table(table):
     header_line, rows = table
-    above = "\n".join(ODD.read_text(encoding="utf-8").splitlines()[:header_line - 1])
+    above = "\n".join(ODD.read_text(encoding="utf-8").splitlines()[: header_line - 1])
     runs = math_token_runs(above)
     not_math: list[str] = []
     unused: list[str] = []
@@ -131,8 +138,7 @@ def test_every_parameter_symbol_is_used_in_the_text_above_the_table(table):
         for span in spans:
             if not used_in(LATEX_TOKEN.findall(span), runs):
                 unused.append(f"line {number} {row['key']}: ${span}$")
-    assert not not_math, (
-        "symbols must be $...$ math (or — for run-control keys):\n  " + "\n  ".join(not_math))
+    assert not not_math, "symbols must be $...$ math (or — for run-control keys):\n  " + "\n  ".join(not_math)
     assert not unused, (
-        "symbols of the parameter table that no equation or text above it uses:\n  "
-        + "\n  ".join(unused))
+        "symbols of the parameter table that no equation or text above it uses:\n  " + "\n  ".join(unused)
+    )

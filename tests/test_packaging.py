@@ -18,7 +18,9 @@ def test_every_config_file_is_package_data():
         # The innermost package holding the file must list it (setuptools matches per package).
         owner = max(owners, key=lambda p: len(folders[p].parts))
         relative = path.relative_to(folders[owner]).as_posix()
-        if not any(fnmatch(relative, pattern) and relative.count("/") == pattern.count("/")
-                   for pattern in patterns.get(owner, [])):
+        if not any(
+            fnmatch(relative, pattern) and relative.count("/") == pattern.count("/")
+            for pattern in patterns.get(owner, [])
+        ):
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"not in [tool.setuptools.package-data]: {missing}"

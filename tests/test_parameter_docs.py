@@ -48,7 +48,8 @@ def tables_with_header(path: Path, header: list[str]) -> list[tuple[int, list[Ro
                 tables.append((number, []))
         elif current == header and not all(set(c) <= set(":- ") for c in row):
             assert len(row) == len(header), (
-                f"{path.name} line {number}: {len(row)} cells, expected {len(header)}")
+                f"{path.name} line {number}: {len(row)} cells, expected {len(header)}"
+            )
             tables[-1][1].append((number, dict(zip(header, row, strict=True))))
     return tables
 
@@ -89,8 +90,12 @@ def test_every_schema_key_is_documented_and_every_documented_key_exists(rows):
 
 
 def test_every_row_has_unit_default_meaning_and_source(rows):
-    empty = [f"line {number} {row['key']}: {column}" for number, row in rows
-             for column in REQUIRED if not row[column]]
+    empty = [
+        f"line {number} {row['key']}: {column}"
+        for number, row in rows
+        for column in REQUIRED
+        if not row[column]
+    ]
     assert not empty, "empty cells in docs/parameters.md:\n  " + "\n  ".join(empty)
 
 
@@ -121,8 +126,10 @@ def test_documented_defaults_are_the_composed_defaults():
                 continue
             expected = default_cell(keys[0], cfg, schema)
             if row[columns.index("default")] != expected:
-                stale.append(f"{path.name}:{number} {keys[0]}: {row[columns.index('default')]!r}"
-                             f" should be {expected!r}")
+                stale.append(
+                    f"{path.name}:{number} {keys[0]}: {row[columns.index('default')]!r}"
+                    f" should be {expected!r}"
+                )
     assert not stale, "run python tools/sync_param_docs.py:\n" + "\n".join(stale)
 
 

@@ -56,8 +56,11 @@ def test_tiktok_shop_counts_in_the_tokopedia_group_from_legal_close_on():
     np.testing.assert_allclose(group[~before], (tokopedia + tiktok)[~before], rtol=1e-12)
     assert series(table, "group_gmv_idr", "ByteDance")[~before].eq(0).all()
     bytedance = series(table, "group_gmv_idr", "ByteDance")
-    assert bytedance[(bytedance.index >= pd.Timestamp("2023-01-01"))
-                     & (bytedance.index < pd.Timestamp(BAN))].gt(0).all()
+    assert (
+        bytedance[(bytedance.index >= pd.Timestamp("2023-01-01")) & (bytedance.index < pd.Timestamp(BAN))]
+        .gt(0)
+        .all()
+    )
 
 
 def test_cross_border_revenue_falls_after_the_floor():
@@ -65,8 +68,7 @@ def test_cross_border_revenue_falls_after_the_floor():
     no_policy = run_table("scenario=no_policy")
     before = window_mean(history, "msme_revenue_idr", "cross_border", "2023-06-01", FLOOR)
     after = window_mean(history, "msme_revenue_idr", "cross_border", "2023-11-01", "2024-03-01")
-    counterfactual = window_mean(no_policy, "msme_revenue_idr", "cross_border", "2023-11-01",
-                                 "2024-03-01")
+    counterfactual = window_mean(no_policy, "msme_revenue_idr", "cross_border", "2023-11-01", "2024-03-01")
     assert after < 0.3 * before
     assert after < 0.3 * counterfactual
     # The positive list keeps a little trade alive.
@@ -97,21 +99,24 @@ def test_ban_sends_part_of_tiktok_demand_to_marketplaces_and_loses_part():
     assert window_mean(ban, "discovery_lost_idr", "all", *window) > 0
     assert window_mean(free, "discovery_lost_idr", "all", *window) == 0
     assert window_mean(ban, "online_gmv_idr", "all", *window) < window_mean(
-        free, "online_gmv_idr", "all", *window)
+        free, "online_gmv_idr", "all", *window
+    )
 
 
 def test_pilot_without_migration_ends_with_the_trial():
-    cfg = small_config("scenario=history",
-                       "scenario.tiktok_tokopedia_pilot.migration_date=2025-06-02",
-                       "scenario.tiktok_tokopedia_pilot.trial_weeks=12")
+    cfg = small_config(
+        "scenario=history",
+        "scenario.tiktok_tokopedia_pilot.migration_date=2025-06-02",
+        "scenario.tiktok_tokopedia_pilot.trial_weeks=12",
+    )
     dates = weekly_dates(dt.date(2021, 1, 4), dt.date(2025, 12, 29))
     path = build_policy_path(cfg.market, cfg.scenario, dates)
     tiktok = [p.name for p in cfg.market.platforms.values()].index("TikTok Shop")
     relaunch = first_step_on_or_after(dates, dt.date(2023, 12, 12))
-    assert not path.banned[relaunch:relaunch + 12, tiktok].any()
-    assert path.banned[relaunch + 12:, tiktok].all()
-    assert (path.local_boost[relaunch:relaunch + 12, tiktok] == 0.3).all()
-    assert (path.local_boost[relaunch + 12:, tiktok] == 0).all()
+    assert not path.banned[relaunch : relaunch + 12, tiktok].any()
+    assert path.banned[relaunch + 12 :, tiktok].all()
+    assert (path.local_boost[relaunch : relaunch + 12, tiktok] == 0.3).all()
+    assert (path.local_boost[relaunch + 12 :, tiktok] == 0).all()
 
 
 @pytest.mark.slow
@@ -120,9 +125,11 @@ def test_local_priority_raises_local_producers_sales_on_the_pilot_storefronts():
     strong = run_table("scenario=strong_local_priority")
     window = ("2023-12-18", "2024-03-31")
     assert window_mean(strong, "msme_revenue_idr", "local", *window) > window_mean(
-        weak, "msme_revenue_idr", "local", *window)
+        weak, "msme_revenue_idr", "local", *window
+    )
     assert window_mean(strong, "msme_revenue_idr", "import_reseller", *window) < window_mean(
-        weak, "msme_revenue_idr", "import_reseller", *window)
+        weak, "msme_revenue_idr", "import_reseller", *window
+    )
 
 
 def test_history_and_no_policy_share_the_past_before_the_first_policy():

@@ -27,8 +27,9 @@ def _parquet_bytes(table: pd.DataFrame) -> bytes:
 
 @pytest.mark.slow
 def test_same_config_and_seed_give_identical_tables():
-    cfg = small_config("scenario=history", "seed=11", "market.shoppers.n_agents=2000",
-                       "market.msmes.n_agents=500")
+    cfg = small_config(
+        "scenario=history", "seed=11", "market.shoppers.n_agents=2000", "market.msmes.n_agents=500"
+    )
     first, second = simulate(cfg), simulate(copy.deepcopy(cfg))
     pd.testing.assert_frame_equal(first, second)
     assert _parquet_bytes(first) == _parquet_bytes(second)
@@ -36,18 +37,31 @@ def test_same_config_and_seed_give_identical_tables():
 
 @pytest.mark.slow
 def test_different_seeds_differ():
-    a = simulate(small_config("scenario=history", "seed=1", "market.shoppers.n_agents=2000",
-                              "market.msmes.n_agents=500"))
-    b = simulate(small_config("scenario=history", "seed=2", "market.shoppers.n_agents=2000",
-                              "market.msmes.n_agents=500"))
+    a = simulate(
+        small_config(
+            "scenario=history", "seed=1", "market.shoppers.n_agents=2000", "market.msmes.n_agents=500"
+        )
+    )
+    b = simulate(
+        small_config(
+            "scenario=history", "seed=2", "market.shoppers.n_agents=2000", "market.msmes.n_agents=500"
+        )
+    )
     gmv_a = a[a["metric"] == "gmv_idr"]["value"].to_numpy()
     gmv_b = b[b["metric"] == "gmv_idr"]["value"].to_numpy()
     assert not np.array_equal(gmv_a, gmv_b)
     assert np.mean(np.abs(gmv_a - gmv_b)) > 1e-3 * np.mean(gmv_a)
 
 
-BASE = compose_config(["scenario=history", "start_date=2023-06-05", "end_date=2024-06-24",
-                       "counterfactual=null", "burn_in_weeks=2"])
+BASE = compose_config(
+    [
+        "scenario=history",
+        "start_date=2023-06-05",
+        "end_date=2024-06-24",
+        "counterfactual=null",
+        "burn_in_weeks=2",
+    ]
+)
 
 
 @st.composite
@@ -110,13 +124,15 @@ def test_invariants_hold_every_week(cfg: Config):
         # Recorded shares recomputed from the sellers' sales and the storefronts' virtual goods
         # (which no seller sells), by storefront and by operator group.
         online_sold = clearing.sold_idr[:, :-1].sum(axis=0) + clearing.virtual_idr[:-1]
-        np.testing.assert_allclose(clearing.virtual_idr[:-1],
-                                   model.shopper_week.demand_idr[:-1] * model.virtual_share, rtol=1e-12)
+        np.testing.assert_allclose(
+            clearing.virtual_idr[:-1], model.shopper_week.demand_idr[:-1] * model.virtual_share, rtol=1e-12
+        )
         if online_sold.sum() > 0:
             share = online_sold / online_sold.sum()
             np.testing.assert_allclose(recorder.values["gmv_share"][week], share, atol=1e-12)
-            groups = np.bincount(model.policy.operator[week], weights=share,
-                                 minlength=len(model.policy.operators))
+            groups = np.bincount(
+                model.policy.operator[week], weights=share, minlength=len(model.policy.operators)
+            )
             np.testing.assert_allclose(recorder.values["group_gmv_share"][week], groups, atol=1e-12)
         assert (recorder.values["msme_revenue_idr"][week] >= 0).all()
         # No active MSME holds cash below the exit rule (large firms neither exit nor enter).

@@ -28,8 +28,15 @@ from sim.schema.config import ConfigError
 from sim.schema.errors import RunError, describe, exit_cleanly
 from tests.conftest import run_cli, small_config
 
-TINY = ["scenario=no_policy", "start_date=2023-09-04", "end_date=2023-12-25", "burn_in_weeks=0",
-        "market.shoppers.n_agents=150", "market.msmes.n_agents=24", "counterfactual=null"]
+TINY = [
+    "scenario=no_policy",
+    "start_date=2023-09-04",
+    "end_date=2023-12-25",
+    "burn_in_weeks=0",
+    "market.shoppers.n_agents=150",
+    "market.msmes.n_agents=24",
+    "counterfactual=null",
+]
 
 
 def tiny(*overrides: str):
@@ -37,8 +44,9 @@ def tiny(*overrides: str):
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -63,10 +71,8 @@ def test_a_finished_run_holds_exactly_its_files_and_strict_json(finished: Path):
     assert sorted(p.name for p in finished.parent.iterdir()) == ["run"]  # no lock, no staging
 
 
-@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()],
-                         ids=["error", "interrupt"])
-def test_a_failed_or_interrupted_rerun_leaves_the_finished_run_as_it_was(finished, monkeypatch,
-                                                                          failure):
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()], ids=["error", "interrupt"])
+def test_a_failed_or_interrupted_rerun_leaves_the_finished_run_as_it_was(finished, monkeypatch, failure):
     before = snapshot(finished)
 
     def fail(*args, **kwargs):
@@ -117,8 +123,7 @@ def test_a_new_run_leaves_no_file_of_the_earlier_one(finished):
     assert sorted(snapshot(finished)) == ["run.log", "summary.json", "timeseries.parquet"]
 
 
-def test_a_finished_run_is_reused_only_for_the_same_config_version_code_and_files(finished,
-                                                                                 monkeypatch):
+def test_a_finished_run_is_reused_only_for_the_same_config_version_code_and_files(finished, monkeypatch):
     cfg = tiny("figures=false")
     assert completed_summary(finished, cfg) is not None
     before = snapshot(finished)
@@ -145,13 +150,26 @@ def test_non_finite_outputs_fail_the_run_naming_metric_and_week(tmp_path, monkey
         return table, history
 
     monkeypatch.setattr(run_module, "simulate_with_history", poisoned)
-    with pytest.raises(RunError, match=r"metric hhi \[market\] of scenario no_policy in week 3 "
-                                       r"\(2023-09-25\)"):
+    with pytest.raises(
+        RunError,
+        match=r"metric hhi \[market\] of scenario no_policy in week 3 "
+        r"\(2023-09-25\)",
+    ):
         run_job(tiny(), tmp_path / "run", None)
     assert not (tmp_path / "run").exists()
     with pytest.raises(RunError, match="non-finite"):
-        check_finite(pd.DataFrame({"scenario": ["s"], "step": [0], "date": ["2023-01-02"],
-                                   "metric": ["m"], "entity": ["e"], "value": [math.nan]}))
+        check_finite(
+            pd.DataFrame(
+                {
+                    "scenario": ["s"],
+                    "step": [0],
+                    "date": ["2023-01-02"],
+                    "metric": ["m"],
+                    "entity": ["e"],
+                    "value": [math.nan],
+                }
+            )
+        )
 
 
 def test_summary_json_writes_null_never_nan(tmp_path):
@@ -163,8 +181,9 @@ def test_a_counterfactual_named_like_a_modified_scenario_is_refused_or_dropped_w
     modified = small_config("scenario=history", "scenario.social_commerce_ban.compliance=0.5")
     with pytest.raises(ConfigError, match=r"^counterfactual: 'history' is also the name"):
         resolve_counterfactual(modified, load_scenario("history"))
-    renamed = small_config("scenario=history", "scenario.social_commerce_ban.compliance=0.5",
-                           "scenario.name=history_loose")
+    renamed = small_config(
+        "scenario=history", "scenario.social_commerce_ban.compliance=0.5", "scenario.name=history_loose"
+    )
     assert resolve_counterfactual(renamed, load_scenario("history")).name == "history"
     assert resolve_counterfactual(small_config("scenario=history"), load_scenario("history")) is None
 
@@ -221,8 +240,9 @@ ANALYSIS = [
 
 
 @pytest.mark.parametrize(("argv", "code", "fragment"), ANALYSIS, ids=[" ".join(a[0]) for a in ANALYSIS])
-def test_analysis_commands_turn_bad_arguments_into_a_message(argv, code, fragment, capsys,
-                                                             monkeypatch, tmp_path):
+def test_analysis_commands_turn_bad_arguments_into_a_message(
+    argv, code, fragment, capsys, monkeypatch, tmp_path
+):
     from sim.faces.commands import main
 
     monkeypatch.setenv("SIM_DEBUG", "0")
@@ -247,8 +267,9 @@ def test_a_refused_rerun_leaves_a_finished_command_line_run_and_its_hydra_record
     assert first.returncode == 0, first.stderr
     before = snapshot(tmp_path / "out")
     assert ".hydra/overrides.yaml" in before and "summary.json" in before
-    refused = run_cli(*TINY, "figures=false", "hydra.run.dir=out", "market.shoppers.habit_weight=nan",
-                      cwd=tmp_path)
+    refused = run_cli(
+        *TINY, "figures=false", "hydra.run.dir=out", "market.shoppers.habit_weight=nan", cwd=tmp_path
+    )
     assert refused.returncode == 2 and "market.shoppers.habit_weight" in refused.stderr
     assert snapshot(tmp_path / "out") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -20,8 +20,9 @@ TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400"]
 @pytest.mark.slow
 def test_a_point_file_row_overrides_the_config(tmp_path: Path):
     points = tmp_path / "points.csv"
-    pd.DataFrame({"market.shoppers.habit_weight": [0.5, 3.5],
-                  "market.msmes.join_rate": [0.001, 0.02]}).to_csv(points, index=False)
+    pd.DataFrame(
+        {"market.shoppers.habit_weight": [0.5, 3.5], "market.msmes.join_rate": [0.001, 0.02]}
+    ).to_csv(points, index=False)
     cfg = small_config(f"point_file={points}", "point=1")
     assert cfg.market.shoppers.habit_weight == 3.5 and cfg.market.msmes.join_rate == 0.02
     with pytest.raises(ConfigError, match="point"):
@@ -35,8 +36,10 @@ def test_a_point_file_row_overrides_the_config(tmp_path: Path):
 
 @pytest.mark.slow
 def test_morris_then_sobol_through_the_sweep_machinery(tmp_path: Path):
-    parameters = {"market.shoppers.impulse_rate": ParameterRange(0.05, 0.8, True),
-                  "market.shoppers.habit_weight": ParameterRange(0.5, 4.0, False)}
+    parameters = {
+        "market.shoppers.impulse_rate": ParameterRange(0.05, 0.8, True),
+        "market.shoppers.habit_weight": ParameterRange(0.5, 4.0, False),
+    }
     screen = morris(parameters, 2, tmp_path / "morris", Launch(launcher="parallel"), TINY)
     assert set(screen["output"]) == set(OUTPUTS) and len(screen) == 2 * len(OUTPUTS)
     assert np.isfinite(screen["mu_star"]).all() and (screen["mu_star"] >= 0).all()

@@ -25,7 +25,8 @@ SWEEP = [*TINY, "scenario=no_policy,ban_only", "seed=0,1", "counterfactual=null"
 def _values(sweep_dir: Path) -> pd.DataFrame:
     table = pd.read_parquet(sweep_dir / "sweep.parquet")
     table = table[["scenario", "seed", "step", "metric", "entity", "value"]].astype(
-        {"scenario": str, "metric": str, "entity": str})
+        {"scenario": str, "metric": str, "entity": str}
+    )
     return table.sort_values(["scenario", "seed", "metric", "entity", "step"]).reset_index(drop=True)
 
 
@@ -42,12 +43,16 @@ def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
     assert result.returncode == 0, result.stderr
     runs = pd.read_csv(sweep / "runs.csv")
     assert len(runs) == 4 and (runs["status"] == "ok").all()
-    assert {"ov.scenario", "ov.seed", "wall_time_s", "share_2024_Shopee",
-            "msme_revenue_2024_local_idr"} <= set(runs.columns)
+    assert {
+        "ov.scenario",
+        "ov.seed",
+        "wall_time_s",
+        "share_2024_Shopee",
+        "msme_revenue_2024_local_idr",
+    } <= set(runs.columns)
     assert len(set(runs["run"])) == 4  # every run wrote its own directory
     table = pd.read_parquet(sweep / "sweep.parquet")
-    assert {"run", "variant", "ov.scenario", "ov.seed", "metric", "entity", "value"} <= set(
-        table.columns)
+    assert {"run", "variant", "ov.scenario", "ov.seed", "metric", "entity", "value"} <= set(table.columns)
     assert set(table["ov.scenario"]) == {"no_policy", "ban_only"}
     for name in ("market_share.png", "msme_revenue.png", "policy_effect.png"):
         assert (sweep / name).stat().st_size > 20_000
@@ -65,25 +70,39 @@ def test_sweep_prints_one_progress_line_per_run(serial_sweep):
 def test_joblib_and_submitit_local_give_the_serial_numbers(serial_sweep, tmp_path: Path):
     serial, _ = serial_sweep
     for launcher in ("parallel", "cluster_local"):
-        result = run_cli("--multirun", *SWEEP, f"hydra/launcher={launcher}",
-                         "hydra.launcher.n_jobs=2" if launcher == "parallel" else
-                         "hydra.launcher.timeout_min=10", f"hydra.sweep.dir={launcher}",
-                         cwd=tmp_path)
+        result = run_cli(
+            "--multirun",
+            *SWEEP,
+            f"hydra/launcher={launcher}",
+            "hydra.launcher.n_jobs=2" if launcher == "parallel" else "hydra.launcher.timeout_min=10",
+            f"hydra.sweep.dir={launcher}",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, (launcher, result.stderr[-2000:])
         pd.testing.assert_frame_equal(_values(tmp_path / launcher), _values(serial))
 
 
 @pytest.mark.slow
 def test_a_failing_run_does_not_stop_the_others_and_fails_the_sweep(tmp_path: Path):
-    result = run_cli("--multirun", *TINY, "scenario=no_policy", "counterfactual=null",
-                     "market.shoppers.network_degree=4,3", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    result = run_cli(
+        "--multirun",
+        *TINY,
+        "scenario=no_policy",
+        "counterfactual=null",
+        "market.shoppers.network_degree=4,3",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     runs = pd.read_csv(tmp_path / "sweep" / "runs.csv")
     assert sorted(runs["status"]) == ["failed", "ok"]
     failed = runs[runs["status"] == "failed"].iloc[0]
     assert "market.shoppers.network_degree" in failed["error"]
-    again = subprocess.run([sys.executable, "-m", "sim", "aggregate", f"sweep_dir={tmp_path / 'sweep'}"],
-                           capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "sim", "aggregate", f"sweep_dir={tmp_path / 'sweep'}"],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 1 and "failed" in again.stdout
 
 
@@ -111,14 +130,29 @@ if "SIM_TEST_KILL_SEED" in os.environ:
 
 @pytest.mark.slow
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
-    args = [sys.executable, "-m", "sim", "--multirun", *TINY, "scenario=no_policy",
-            "counterfactual=null", "seed=0,1", "hydra.sweep.dir=sweep"]
+    args = [
+        sys.executable,
+        "-m",
+        "sim",
+        "--multirun",
+        *TINY,
+        "scenario=no_policy",
+        "counterfactual=null",
+        "seed=0,1",
+        "hydra.sweep.dir=sweep",
+    ]
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(KILL_MIDWAY)
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
-    killed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": path, "SIM_TEST_KILL_SEED": "1"})
+    killed = subprocess.run(
+        args,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": path, "SIM_TEST_KILL_SEED": "1"},
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     finished = list((tmp_path / "sweep").glob("*/summary.json"))
     assert len(finished) == 1  # seed 0 finished, seed 1 was killed midway
@@ -130,14 +164,20 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path: Path):
     assert resumed.stdout.count("[sweep] done") == 1
     assert finished[0].stat().st_mtime == first_mtime
     assert len(list((tmp_path / "sweep").glob("*/summary.json"))) == 2
-    forced = subprocess.run([*args, "force=true"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600)
+    forced = subprocess.run([*args, "force=true"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert forced.returncode == 0 and forced.stdout.count("[sweep] done") == 2
 
 
-@pytest.mark.parametrize(("experiment", "jobs"), [
-    ("policy_comparison", 70), ("enforcement", 25), ("ban_timing", 20), ("local_priority", 25),
-    ("commission", 20)])
+@pytest.mark.parametrize(
+    ("experiment", "jobs"),
+    [
+        ("policy_comparison", 70),
+        ("enforcement", 25),
+        ("ban_timing", 20),
+        ("local_priority", 25),
+        ("commission", 20),
+    ],
+)
 def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
@@ -148,8 +188,15 @@ def test_experiments_compose_into_their_sweeps(experiment: str, jobs: int):
 
 @pytest.mark.slow
 def test_policy_comparison_experiment_runs_end_to_end(tmp_path: Path):
-    result = run_cli("--multirun", "experiment=policy_comparison", *TINY, "seed=0",
-                     "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", cwd=tmp_path)
+    result = run_cli(
+        "--multirun",
+        "experiment=policy_comparison",
+        *TINY,
+        "seed=0",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     sweep = tmp_path / "results" / "sweeps" / "policy_comparison"
     runs = pd.read_csv(sweep / "runs.csv")

@@ -45,10 +45,14 @@ class FitDefaultsConfig(Launch):
     seeds: int = field(default=5, metadata=helps("seeds averaged per iteration"))
     iterations: int = field(default=20, metadata=helps("fixed-point iterations at most"))
     step: float = field(default=0.4, metadata=helps("damping: the share of the log error corrected"))
-    write: bool = field(default=False, metadata=helps(
-        "write the fitted values into conf/market/default.yaml (and the parameter docs)"))
-    runs_dir: str = field(default="results/fit_defaults/runs", metadata=helps(
-        "the iterations' job directories (kept: a rerun skips the finished ones)"))
+    write: bool = field(
+        default=False,
+        metadata=helps("write the fitted values into conf/market/default.yaml (and the parameter docs)"),
+    )
+    runs_dir: str = field(
+        default="results/fit_defaults/runs",
+        metadata=helps("the iterations' job directories (kept: a rerun skips the finished ones)"),
+    )
 
 
 def targets() -> dict[str, float]:
@@ -56,8 +60,9 @@ def targets() -> dict[str, float]:
     shares = t[(t.metric == "gmv_share") & (t.period == "2022")]
     out = {f"share_2022_{r.platform}": r.value / 100 for r in shares.itertuples()}
     out["gmv_2022_usd_bn"] = float(t[(t.metric == "gmv_total") & (t.period == "2022")].value.iloc[0])
-    out["share_2023Q3_TikTok Shop"] = float(
-        t[(t.metric == "gmv_share") & (t.period == "2023Q3")].value.iloc[0]) / 100
+    out["share_2023Q3_TikTok Shop"] = (
+        float(t[(t.metric == "gmv_share") & (t.period == "2023Q3")].value.iloc[0]) / 100
+    )
     return out
 
 
@@ -66,17 +71,24 @@ def fitted_overrides(cfg: Config) -> list[str]:
     out = []
     for key, p in cfg.market.platforms.items():
         out.append(f"market.platforms.{key}.brand_utility={p.brand_utility!r}")
-        out.append(f"market.platforms.{key}.adoption_innovation_per_week="
-                   f"{p.adoption_innovation_per_week!r}")
+        out.append(f"market.platforms.{key}.adoption_innovation_per_week={p.adoption_innovation_per_week!r}")
     shoppers = cfg.market.shoppers
-    return [*out, f"market.shoppers.offline_utility={shoppers.offline_utility!r}",
-            f"market.shoppers.impulse_rate={shoppers.impulse_rate!r}"]
+    return [
+        *out,
+        f"market.shoppers.offline_utility={shoppers.offline_utility!r}",
+        f"market.shoppers.impulse_rate={shoppers.impulse_rate!r}",
+    ]
 
 
 def evaluate(cfg: Config, seeds: int, fc: FitDefaultsConfig, iteration: int) -> dict[str, float]:
     jobs = [{"overrides": [*BASE, f"seed={s}", *fitted_overrides(cfg)]} for s in range(seeds)]
-    runs = fan_out("sim.studies.moments.run_fit_moments", jobs,
-                   Path(fc.runs_dir) / f"iter_{iteration:02d}", fc, label="fit_defaults")
+    runs = fan_out(
+        "sim.studies.moments.run_fit_moments",
+        jobs,
+        Path(fc.runs_dir) / f"iter_{iteration:02d}",
+        fc,
+        label="fit_defaults",
+    )
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
@@ -97,24 +109,29 @@ def fit(fc: FitDefaultsConfig) -> int:
         errors = {k: m[k] - goal[k] for k in goal}
         worst = max(abs(v) for k, v in errors.items() if k.startswith("share"))
         total_err = errors["gmv_2022_usd_bn"] / goal["gmv_2022_usd_bn"]
-        print(f"iter {it}: worst share error {worst * 100:.2f} pp, total {total_err:+.1%}, "
-              f"TikTok 2023Q3 {m['share_2023Q3_TikTok Shop']:.3f}, 2021 "
-              f"{m['share_2021_TikTok Shop']:.4f}", flush=True)
+        print(
+            f"iter {it}: worst share error {worst * 100:.2f} pp, total {total_err:+.1%}, "
+            f"TikTok 2023Q3 {m['share_2023Q3_TikTok Shop']:.3f}, 2021 "
+            f"{m['share_2021_TikTok Shop']:.4f}",
+            flush=True,
+        )
         if worst < 0.005 and abs(total_err) < 0.02:
             break
         for name, key in key_of.items():
             g, x = goal[f"share_2022_{name}"], max(m[f"share_2022_{name}"], 1e-6)
             if platforms[key].kind == "social":
                 p = platforms[key]
-                p.adoption_innovation_per_week = min(0.05, p.adoption_innovation_per_week
-                                                     * (g / x) ** fc.step)
+                p.adoption_innovation_per_week = min(
+                    0.05, p.adoption_innovation_per_week * (g / x) ** fc.step
+                )
             else:
                 platforms[key].brand_utility += fc.step * math.log(g / x)
         cfg.market.shoppers.offline_utility += fc.step * math.log(
-            m["gmv_2022_usd_bn"] / goal["gmv_2022_usd_bn"])
+            m["gmv_2022_usd_bn"] / goal["gmv_2022_usd_bn"]
+        )
         ratio = goal["share_2023Q3_TikTok Shop"] / max(m["share_2023Q3_TikTok Shop"], 1e-6)
         shoppers = cfg.market.shoppers
-        shoppers.impulse_rate = min(1.0, shoppers.impulse_rate * ratio ** fc.step)
+        shoppers.impulse_rate = min(1.0, shoppers.impulse_rate * ratio**fc.step)
     fitted = {key: round(p.brand_utility, 3) for key, p in platforms.items() if p.kind != "social"}
     print("brand_utility", fitted)
     print("offline_utility", round(cfg.market.shoppers.offline_utility, 3))
@@ -130,15 +147,19 @@ def write_back(fitted: dict[str, float], cfg: Config) -> None:
     path = ROOT / "conf" / "market" / "default.yaml"
     text = path.read_text()
     for key, value in fitted.items():
-        text = re.sub(rf"(\n  {key}:\n(?:    .*\n)*?    brand_utility: )[-0-9.e]+",
-                      rf"\g<1>{value}", text)
-    text = re.sub(r"(\n  offline_utility: )[-0-9.e]+",
-                  rf"\g<1>{round(cfg.market.shoppers.offline_utility, 3)}", text)
+        text = re.sub(rf"(\n  {key}:\n(?:    .*\n)*?    brand_utility: )[-0-9.e]+", rf"\g<1>{value}", text)
+    text = re.sub(
+        r"(\n  offline_utility: )[-0-9.e]+", rf"\g<1>{round(cfg.market.shoppers.offline_utility, 3)}", text
+    )
     innovation = round(cfg.market.platforms["tiktok_shop"].adoption_innovation_per_week, 5)
-    text = re.sub(r"(\n  tiktok_shop:\n(?:    .*\n)*?    adoption_innovation_per_week: )[-0-9.e]+",
-                  rf"\g<1>{innovation}", text)
-    text = re.sub(r"(\n  impulse_rate: )[-0-9.e]+",
-                  rf"\g<1>{round(cfg.market.shoppers.impulse_rate, 4)}", text)
+    text = re.sub(
+        r"(\n  tiktok_shop:\n(?:    .*\n)*?    adoption_innovation_per_week: )[-0-9.e]+",
+        rf"\g<1>{innovation}",
+        text,
+    )
+    text = re.sub(
+        r"(\n  impulse_rate: )[-0-9.e]+", rf"\g<1>{round(cfg.market.shoppers.impulse_rate, 4)}", text
+    )
     path.write_text(text)
     print(f"wrote {path}")
     from tools.sync_param_docs import main as sync_docs
@@ -147,15 +168,21 @@ def write_back(fitted: dict[str, float], cfg: Config) -> None:
 
 
 VERB = Verb(
-    "fit_defaults", "fit the default market's constants to the pre-ban targets",
+    "fit_defaults",
+    "fit the default market's constants to the pre-ban targets",
     "Fits the storefronts' brand constants, TikTok Shop's Bass innovation, the offline constant "
     "and the impulse rate to the 2022 shares and total and TikTok Shop's 2023Q3 share by damped "
     "fixed-point iteration on no_policy runs to 2023-09-25, averaged over seeds. Each "
     "iteration's seeds are a fan-out through Hydra's launchers into runs_dir. Prints the fitted "
     "values; write=true writes them into conf/market/default.yaml.",
-    ("python tools/fit_defaults.py seeds=5 iterations=20",
-     "python tools/fit_defaults.py seeds=5 write=true launcher=serial"),
-    FitDefaultsConfig, fit, prog="python tools/fit_defaults.py")
+    (
+        "python tools/fit_defaults.py seeds=5 iterations=20",
+        "python tools/fit_defaults.py seeds=5 write=true launcher=serial",
+    ),
+    FitDefaultsConfig,
+    fit,
+    prog="python tools/fit_defaults.py",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

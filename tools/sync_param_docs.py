@@ -48,8 +48,11 @@ def default_cell(key: str, cfg: Config, schema: Config) -> str:
         values = {p.name: getattr(p, name) for p in cfg.market.platforms.values()}
         texts = {k: fmt(v) for k, v in values.items()}
         schema_value = fmt(getattr(type(next(iter(cfg.market.platforms.values())))(), name))
-        cell = (f"{next(iter(texts.values()))} (all six)" if len(set(texts.values())) == 1
-                else ", ".join(f"{k} {v}" for k, v in texts.items()))
+        cell = (
+            f"{next(iter(texts.values()))} (all six)"
+            if len(set(texts.values())) == 1
+            else ", ".join(f"{k} {v}" for k, v in texts.items())
+        )
         return cell if set(texts.values()) == {schema_value} else f"{cell} (schema {schema_value})"
     value, schema_value = fmt(config_value(cfg, key)), fmt(config_value(schema, key))
     return value if value == schema_value else f"{value} (schema {schema_value})"

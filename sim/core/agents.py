@@ -149,8 +149,21 @@ class MSME(mesa.Agent):
     """
 
     model: EcommerceModel
-    KEPT = ("weight", "origin", "category", "unit_cost", "price", "quality", "capacity_idr",
-            "cash_idr", "has_stall", "platforms", "sales_by_channel", "revenue", "active")
+    KEPT = (
+        "weight",
+        "origin",
+        "category",
+        "unit_cost",
+        "price",
+        "quality",
+        "capacity_idr",
+        "cash_idr",
+        "has_stall",
+        "platforms",
+        "sales_by_channel",
+        "revenue",
+        "active",
+    )
 
     def __init__(self, model: EcommerceModel, index: int) -> None:
         super().__init__(model)

@@ -69,10 +69,22 @@ LEVER_KEYS = {
     "burn_in_weeks": "burn_in_weeks",
     "end_date": "end_date",
 }
-LEVER_TYPES = {"ban": bool, "floor": bool, "pilot": bool, "kppu_conditions": bool,
-               "trial_weeks": int, "n_shoppers": int, "n_msmes": int, "burn_in_weeks": int,
-               "ban_date": str, "floor_date": str, "relaunch_date": str, "migration_date": str,
-               "kppu_date": str, "end_date": str}
+LEVER_TYPES = {
+    "ban": bool,
+    "floor": bool,
+    "pilot": bool,
+    "kppu_conditions": bool,
+    "trial_weeks": int,
+    "n_shoppers": int,
+    "n_msmes": int,
+    "burn_in_weeks": int,
+    "ban_date": str,
+    "floor_date": str,
+    "relaunch_date": str,
+    "migration_date": str,
+    "kppu_date": str,
+    "end_date": str,
+}
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -86,44 +98,68 @@ def _checked(name: str, value: Any) -> Any:
     else:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok:
-        raise ConfigError(name, f"must be {kind.__name__} (sets {LEVER_KEYS[name]}), "
-                                f"got {value!r}")
+        raise ConfigError(name, f"must be {kind.__name__} (sets {LEVER_KEYS[name]}), got {value!r}")
     return float(value) if kind is float else value
 
 
 def apply_levers(cfg: Config, levers: Levers) -> Config:
     """A copy of ``cfg`` with every lever that is not None applied (``cfg`` is not changed)."""
-    given = {f.name: getattr(levers, f.name) for f in fields(levers)
-             if getattr(levers, f.name) is not None}
+    given = {f.name: getattr(levers, f.name) for f in fields(levers) if getattr(levers, f.name) is not None}
     given = {name: _checked(name, value) for name, value in given.items()}
     sc = cfg.scenario
-    ban = replace(sc.social_commerce_ban, **_pick(given, {
-        "ban": "enabled", "ban_date": "date", "ban_compliance": "compliance"}))
-    floor = replace(sc.cross_border_floor, **_pick(given, {
-        "floor": "enabled", "floor_date": "date", "floor_usd": "min_unit_price_usd"}))
-    pilot = replace(sc.tiktok_tokopedia_pilot, **_pick(given, {
-        "pilot": "enabled", "relaunch_date": "relaunch_date", "local_priority": "local_priority",
-        "trial_weeks": "trial_weeks", "migration_date": "migration_date"}))
-    kppu = replace(sc.kppu_conditions, **_pick(given, {"kppu_conditions": "enabled",
-                                                       "kppu_date": "date"}))
-    scenario = replace(sc, social_commerce_ban=ban, cross_border_floor=floor,
-                       tiktok_tokopedia_pilot=pilot, kppu_conditions=kppu)
+    ban = replace(
+        sc.social_commerce_ban,
+        **_pick(given, {"ban": "enabled", "ban_date": "date", "ban_compliance": "compliance"}),
+    )
+    floor = replace(
+        sc.cross_border_floor,
+        **_pick(given, {"floor": "enabled", "floor_date": "date", "floor_usd": "min_unit_price_usd"}),
+    )
+    pilot = replace(
+        sc.tiktok_tokopedia_pilot,
+        **_pick(
+            given,
+            {
+                "pilot": "enabled",
+                "relaunch_date": "relaunch_date",
+                "local_priority": "local_priority",
+                "trial_weeks": "trial_weeks",
+                "migration_date": "migration_date",
+            },
+        ),
+    )
+    kppu = replace(sc.kppu_conditions, **_pick(given, {"kppu_conditions": "enabled", "kppu_date": "date"}))
+    scenario = replace(
+        sc,
+        social_commerce_ban=ban,
+        cross_border_floor=floor,
+        tiktok_tokopedia_pilot=pilot,
+        kppu_conditions=kppu,
+    )
     if scenario != sc:
         scenario = replace(scenario, name=_custom_name(sc))
     market = cfg.market
-    shoppers = replace(market.shoppers, **_pick(given, {"n_shoppers": "n_agents",
-                                                        "link_follow_share": "link_follow_share"}))
+    shoppers = replace(
+        market.shoppers, **_pick(given, {"n_shoppers": "n_agents", "link_follow_share": "link_follow_share"})
+    )
     msmes = replace(market.msmes, **_pick(given, {"n_msmes": "n_agents"}))
     platforms = dict(market.platforms)
     if "tiktok_commission_scale" in given:
         scale = given["tiktok_commission_scale"]
         key = _platform_key(cfg, pilot.storefront)
         p = platforms[key]
-        platforms[key] = replace(p, commission=p.commission * scale, commission_changes=[
-            replace(change, rate=change.rate * scale) for change in p.commission_changes])
+        platforms[key] = replace(
+            p,
+            commission=p.commission * scale,
+            commission_changes=[replace(change, rate=change.rate * scale) for change in p.commission_changes],
+        )
     market = replace(market, shoppers=shoppers, msmes=msmes, platforms=platforms)
-    return replace(cfg, scenario=scenario, market=market,
-                   **_pick(given, {"burn_in_weeks": "burn_in_weeks", "end_date": "end_date"}))
+    return replace(
+        cfg,
+        scenario=scenario,
+        market=market,
+        **_pick(given, {"burn_in_weeks": "burn_in_weeks", "end_date": "end_date"}),
+    )
 
 
 def _pick(given: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
@@ -151,7 +187,9 @@ def model_config(cfg: Config | None, rng: Any, policy: str | None, levers: Lever
         cfg = replace(cfg, scenario=default_config(policy).scenario)
     if rng is not None:
         if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
-            raise ConfigError("rng", f"give an integer seed (the model spawns its own streams "
-                                     f"from it), got {type(rng).__name__}")
+            raise ConfigError(
+                "rng",
+                f"give an integer seed (the model spawns its own streams from it), got {type(rng).__name__}",
+            )
         cfg = replace(cfg, seed=int(rng))
     return apply_levers(cfg, levers)

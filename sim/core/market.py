@@ -33,8 +33,13 @@ class Offer:
 # Shopper arrays are channel-major, (channels, shoppers); see sim.core.population.
 
 
-def spread_app_adoption(sh: Shoppers, launched: np.ndarray, innovation: np.ndarray,
-                        word_of_mouth: np.ndarray, rng: np.random.Generator) -> None:
+def spread_app_adoption(
+    sh: Shoppers,
+    launched: np.ndarray,
+    innovation: np.ndarray,
+    word_of_mouth: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
     """Bass diffusion on the social network, per week: a shopper who can reach a launched app
     and does not use it yet adopts it with probability p + q x (share of her ties using it),
     combined as independent chances.
@@ -74,15 +79,14 @@ def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarra
     utility = cfg.habit_weight * sh.habit
     utility += base.astype(f32)[:, None]
     utility -= offer.log_effective_price.astype(f32)[:, None] * sh.price_sensitivity[None, :]
-    utility += (cfg.discovery_weight * offer.discovery).astype(f32)[:, None] * (
-        sh.discovery_taste[None, :])
-    utility += (cfg.local_weight * offer.local_share).astype(f32)[:, None] * (
-        sh.local_preference[None, :])
+    utility += (cfg.discovery_weight * offer.discovery).astype(f32)[:, None] * (sh.discovery_taste[None, :])
+    utility += (cfg.local_weight * offer.local_share).astype(f32)[:, None] * (sh.local_preference[None, :])
     return utility
 
 
-def nested_logit_draw(utility: np.ndarray, available: np.ndarray, u: np.ndarray,
-                      nest_lambda: float) -> np.ndarray:
+def nested_logit_draw(
+    utility: np.ndarray, available: np.ndarray, u: np.ndarray, nest_lambda: float
+) -> np.ndarray:
     """Nested-logit choice between offline (last row) and a nest of online storefronts.
 
     ``utility`` and ``available`` are (channels, choosers). ``nest_lambda`` in (0, 1] is the nest's
@@ -148,8 +152,9 @@ SHOPPER_BLOCK = 1 << 15
 # Blocks are shopped by this many threads at once (numpy releases the GIL inside array
 # operations); a block's shoppers touch only their own rows, and the followers' counts of ties
 # using an app (which no block reads) are updated after all blocks, so threads change no number.
-SHOPPER_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1)
+SHOPPER_THREADS = min(
+    2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
 
 
 @dataclass
@@ -167,15 +172,30 @@ class _ShopperResults:
 
     @classmethod
     def empty(cls, n: int) -> _ShopperResults:
-        return cls(choice=np.empty(n, np.int8), planned_spend=np.empty(n),
-                   planned_buyer=np.empty(n, bool), displaced=np.empty(n),
-                   destination=np.zeros(n, np.int8), impulse_spend=np.zeros(n),
-                   impulse_buyer=np.zeros(n, bool), lost_spend=np.zeros(n))
+        return cls(
+            choice=np.empty(n, np.int8),
+            planned_spend=np.empty(n),
+            planned_buyer=np.empty(n, bool),
+            displaced=np.empty(n),
+            destination=np.zeros(n, np.int8),
+            impulse_spend=np.zeros(n),
+            impulse_buyer=np.zeros(n, bool),
+            lost_spend=np.zeros(n),
+        )
 
 
-def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_share: np.ndarray,
-                  steer_share: np.ndarray, steer_to: np.ndarray, is_social: np.ndarray, spend_index: float,
-                  cfg: ShopperConfig, draws: dict[str, np.ndarray]) -> ShopperWeek:
+def shoppers_shop(
+    sh: Shoppers,
+    offer: Offer,
+    transact_share: np.ndarray,
+    leak_share: np.ndarray,
+    steer_share: np.ndarray,
+    steer_to: np.ndarray,
+    is_social: np.ndarray,
+    spend_index: float,
+    cfg: ShopperConfig,
+    draws: dict[str, np.ndarray],
+) -> ShopperWeek:
     """The week's planned and discovery purchases of every shopper.
 
     Budgets are in IDR of the start date times ``spend_index`` (the dated income and price path).
@@ -191,8 +211,21 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
     blocks = [slice(start, min(start + SHOPPER_BLOCK, sh.n)) for start in range(0, sh.n, SHOPPER_BLOCK)]
 
     def shop(rows: slice) -> list[tuple[int, np.ndarray]]:
-        return _shop_block(sh, rows, offer, transact_share, leak_share, steer_share, steer_to,
-                           open_marketplace, spend_index, factor, cfg, draws, out)
+        return _shop_block(
+            sh,
+            rows,
+            offer,
+            transact_share,
+            leak_share,
+            steer_share,
+            steer_to,
+            open_marketplace,
+            spend_index,
+            factor,
+            cfg,
+            draws,
+            out,
+        )
 
     if SHOPPER_THREADS > 1 and len(blocks) > 1:
         with ThreadPoolExecutor(SHOPPER_THREADS) as pool:
@@ -207,18 +240,31 @@ def shoppers_shop(sh: Shoppers, offer: Offer, transact_share: np.ndarray, leak_s
     impulse_idr = np.bincount(out.destination, weights=out.impulse_spend, minlength=n_channels)
     impulse_buyers = np.bincount(out.destination, weights=out.impulse_buyer, minlength=n_channels)
     w = sh.weight
-    return ShopperWeek(demand_idr=w * (planned_idr + impulse_idr),
-                       buyers=w * (buyers + impulse_buyers),
-                       planned_idr=w * planned_idr, impulse_idr=w * impulse_idr,
-                       lost_discovery_idr=w * float(out.lost_spend.sum()),
-                       displaced_idr=w * float(out.displaced.sum()))
+    return ShopperWeek(
+        demand_idr=w * (planned_idr + impulse_idr),
+        buyers=w * (buyers + impulse_buyers),
+        planned_idr=w * planned_idr,
+        impulse_idr=w * impulse_idr,
+        lost_discovery_idr=w * float(out.lost_spend.sum()),
+        displaced_idr=w * float(out.displaced.sum()),
+    )
 
 
-def _shop_block(sh: Shoppers, rows: slice, offer: Offer, transact_share: np.ndarray,
-                leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
-                open_marketplace: np.ndarray, spend_index: float, factor: np.ndarray,
-                cfg: ShopperConfig, draws: dict[str, np.ndarray], out: _ShopperResults
-                ) -> list[tuple[int, np.ndarray]]:
+def _shop_block(
+    sh: Shoppers,
+    rows: slice,
+    offer: Offer,
+    transact_share: np.ndarray,
+    leak_share: np.ndarray,
+    steer_share: np.ndarray,
+    steer_to: np.ndarray,
+    open_marketplace: np.ndarray,
+    spend_index: float,
+    factor: np.ndarray,
+    cfg: ShopperConfig,
+    draws: dict[str, np.ndarray],
+    out: _ShopperResults,
+) -> list[tuple[int, np.ndarray]]:
     """Planned and discovery purchases of the shoppers ``rows``, into their rows of ``out``;
     their habits, deferred spending and apps are updated in place. Returns the apps installed by
     following a link, as (app, shoppers), for their followers' counts (``count_new_users``)."""
@@ -227,8 +273,9 @@ def _shop_block(sh: Shoppers, rows: slice, offer: Offer, transact_share: np.ndar
     # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
     # open only to the evading share (1 - compliance) of shoppers.
     available = np.ones((n_platforms + 1, block.n), dtype=bool)
-    np.logical_and(block.adopted, block.evade_draw[None, :] < transact_share[:, None],
-                   out=available[:n_platforms])
+    np.logical_and(
+        block.adopted, block.evade_draw[None, :] < transact_share[:, None], out=available[:n_platforms]
+    )
     utility = channel_utility(block, offer, cfg)
 
     shops = draws["shop"][rows] < block.shop_prob
@@ -243,18 +290,44 @@ def _shop_block(sh: Shoppers, rows: slice, offer: Offer, transact_share: np.ndar
     out.planned_buyer[rows] = shops & (planned_spend > 0)
     out.displaced[rows] = paid_down / (1.0 - offer.subsidy[choice])
     update_habit(block, shops, choice, cfg.habit_learning_rate)
-    return discovery_purchases(sh, rows, utility, available, choice, shops, offer, leak_share,
-                               steer_share, steer_to, open_marketplace, budget, factor, cfg,
-                               draws, out)
+    return discovery_purchases(
+        sh,
+        rows,
+        utility,
+        available,
+        choice,
+        shops,
+        offer,
+        leak_share,
+        steer_share,
+        steer_to,
+        open_marketplace,
+        budget,
+        factor,
+        cfg,
+        draws,
+        out,
+    )
 
 
-def discovery_purchases(sh: Shoppers, rows: slice, utility: np.ndarray, available: np.ndarray,
-                        choice: np.ndarray, shops: np.ndarray, offer: Offer,
-                        leak_share: np.ndarray, steer_share: np.ndarray, steer_to: np.ndarray,
-                        open_marketplace: np.ndarray,
-                        budget: np.ndarray, factor: np.ndarray, cfg: ShopperConfig,
-                        draws: dict[str, np.ndarray], out: _ShopperResults
-                        ) -> list[tuple[int, np.ndarray]]:
+def discovery_purchases(
+    sh: Shoppers,
+    rows: slice,
+    utility: np.ndarray,
+    available: np.ndarray,
+    choice: np.ndarray,
+    shops: np.ndarray,
+    offer: Offer,
+    leak_share: np.ndarray,
+    steer_share: np.ndarray,
+    steer_to: np.ndarray,
+    open_marketplace: np.ndarray,
+    budget: np.ndarray,
+    factor: np.ndarray,
+    cfg: ShopperConfig,
+    draws: dict[str, np.ndarray],
+    out: _ShopperResults,
+) -> list[tuple[int, np.ndarray]]:
     """Impulse purchases created by content (social apps, and marketplaces' live and video), for
     the shoppers ``rows`` (``utility`` to ``budget`` are theirs).
 
@@ -278,8 +351,7 @@ def discovery_purchases(sh: Shoppers, rows: slice, utility: np.ndarray, availabl
     exposure = reach.sum(axis=0)
     source = sources[reach.argmax(axis=0)]
     direct = available[source, np.arange(block.n)]
-    impulse = draws["impulse"][rows] < np.minimum(cfg.impulse_rate * exposure * block.discovery_taste,
-                                                  1.0)
+    impulse = draws["impulse"][rows] < np.minimum(cfg.impulse_rate * exposure * block.discovery_taste, 1.0)
     destination = source.copy()
     bought = impulse & direct
     # Blocked discovery demand: a share follows the seller's link to a marketplace.
@@ -306,8 +378,7 @@ def discovery_purchases(sh: Shoppers, rows: slice, utility: np.ndarray, availabl
     out.impulse_spend[rows] = spend * bought
     out.impulse_buyer[rows] = bought & ~(shops & (choice == destination))
     out.lost_spend[rows] = spend * (impulse & ~bought)
-    block.deferred_idr += (cfg.impulse_displacement * spend * bought
-                           * (1.0 - offer.subsidy[destination]))
+    block.deferred_idr += cfg.impulse_displacement * spend * bought * (1.0 - offer.subsidy[destination])
     return installs
 
 
@@ -329,8 +400,7 @@ class Clearing:
     virtual_idr: np.ndarray  # (J+1,) of gmv_idr: virtual goods, sold by no seller
 
 
-def split_virtual_goods(demand_idr: np.ndarray, virtual_share: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def split_virtual_goods(demand_idr: np.ndarray, virtual_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(goods, virtual) parts of each channel's demand: a storefront's share of virtual goods
     (phone credit, bills, vouchers) is served by the platform and its billers, not by sellers."""
     virtual = demand_idr * np.append(virtual_share, 0.0)
@@ -348,8 +418,9 @@ def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.n
     a partner's back end with a shared seller pool (``pool_with[j]`` = partner, else -1) also sells
     the partner's listed firms."""
     n_platforms = ms.listed_share.shape[1]
-    can_sell = ms.active & ~((ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd)
-                             & ~ms.positive_listed)
+    can_sell = ms.active & ~(
+        (ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd) & ~ms.positive_listed
+    )
     listed = ms.listed_share
     eligible = np.empty((ms.n, n_platforms + 1))
     eligible[:, :n_platforms] = listed * can_sell[:, None]
@@ -359,8 +430,14 @@ def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.n
     return eligible
 
 
-def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_boost: np.ndarray,
-                 cfg: MSMEConfig, virtual_share: np.ndarray | None = None) -> Clearing:
+def clear_market(
+    ms: MSMEs,
+    demand_idr: np.ndarray,
+    eligible: np.ndarray,
+    local_boost: np.ndarray,
+    cfg: MSMEConfig,
+    virtual_share: np.ndarray | None = None,
+) -> Clearing:
     """Split each channel's demand for goods over its sellers by attractiveness, then ration by
     capacity; the storefronts' virtual goods (``virtual_share``, J entries) reach no seller."""
     if virtual_share is None:
@@ -381,17 +458,23 @@ def clear_market(ms: MSMEs, demand_idr: np.ndarray, eligible: np.ndarray, local_
         sold *= fill[:, None]
         room = pull * (fill >= 1.0)[:, None]
         room_total = room.sum(axis=0)
-        sold += np.divide(room, room_total, out=np.zeros_like(room), where=room_total > 0) * (
-            leftover[None, :])
+        sold += (
+            np.divide(room, room_total, out=np.zeros_like(room), where=room_total > 0) * (leftover[None, :])
+        )
     sold *= _fill_rate(ms.capacity_idr, sold.sum(axis=1))[:, None]
     goods_sold = sold.sum(axis=0)
-    return Clearing(sold_idr=sold, gmv_idr=goods_sold + virtual,
-                    unmet_idr=float(demand_idr.sum() - goods_sold.sum()), virtual_idr=virtual)
+    return Clearing(
+        sold_idr=sold,
+        gmv_idr=goods_sold + virtual,
+        unmet_idr=float(demand_idr.sum() - goods_sold.sum()),
+        virtual_idr=virtual,
+    )
 
 
 def _fill_rate(capacity_idr: np.ndarray, wanted_idr: np.ndarray) -> np.ndarray:
-    return np.minimum(1.0, np.divide(capacity_idr, wanted_idr, out=np.ones_like(wanted_idr),
-                                     where=wanted_idr > 0))
+    return np.minimum(
+        1.0, np.divide(capacity_idr, wanted_idr, out=np.ones_like(wanted_idr), where=wanted_idr > 0)
+    )
 
 
 @dataclass
@@ -404,15 +487,16 @@ class Ledger:
     commission: np.ndarray
 
 
-def settle_payments(gmv_idr: np.ndarray, subsidy_rate: np.ndarray,
-                    commission_rate: np.ndarray) -> Ledger:
+def settle_payments(gmv_idr: np.ndarray, subsidy_rate: np.ndarray, commission_rate: np.ndarray) -> Ledger:
     subsidy = gmv_idr[:-1] * subsidy_rate
     commission = gmv_idr[:-1] * commission_rate
     zero = np.zeros(1)
-    return Ledger(buyer_paid=gmv_idr - np.concatenate([subsidy, zero]),
-                  subsidy=np.concatenate([subsidy, zero]),
-                  seller_receipts=gmv_idr - np.concatenate([commission, zero]),
-                  commission=np.concatenate([commission, zero]))
+    return Ledger(
+        buyer_paid=gmv_idr - np.concatenate([subsidy, zero]),
+        subsidy=np.concatenate([subsidy, zero]),
+        seller_receipts=gmv_idr - np.concatenate([commission, zero]),
+        commission=np.concatenate([commission, zero]),
+    )
 
 
 # --- sellers ------------------------------------------------------------------------------------
@@ -432,8 +516,9 @@ def listing_cost_idr(ms: MSMEs, shared_backend: np.ndarray, cfg: MSMEConfig) -> 
     return listed * (ms.capacity_idr[:, None] * cfg.listing_cost_share)
 
 
-def book_profits(ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray,
-                 shared_backend: np.ndarray, cfg: MSMEConfig) -> np.ndarray:
+def book_profits(
+    ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray, shared_backend: np.ndarray, cfg: MSMEConfig
+) -> np.ndarray:
     """Update cash and per-storefront profit memory; return each agent's weekly profit, IDR.
 
     Storefront sales are at list prices that include the passed-through fee, so the gross margin
@@ -442,13 +527,16 @@ def book_profits(ms: MSMEs, sold_idr: np.ndarray, commission_rate: np.ndarray,
     markup = channel_price_markup(commission_rate, cfg)
     margin = 1.0 - ms.unit_cost[:, None] / (ms.price[:, None] * markup[None, :])
     online = sold_idr[:, :n_platforms]
-    storefront_profit = (online * (margin[:, :n_platforms] - commission_rate[None, :])
-                         - listing_cost_idr(ms, shared_backend, cfg))
+    storefront_profit = online * (margin[:, :n_platforms] - commission_rate[None, :]) - listing_cost_idr(
+        ms, shared_backend, cfg
+    )
     offline_profit = sold_idr[:, n_platforms] * margin[:, n_platforms] - (
-        ms.has_stall * ms.capacity_idr * cfg.stall_cost_share)
+        ms.has_stall * ms.capacity_idr * cfg.stall_cost_share
+    )
     a = cfg.profit_memory
-    ms.profit_ma_idr[:] = np.where(ms.listed_share > 0,
-                                   (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0)
+    ms.profit_ma_idr[:] = np.where(
+        ms.listed_share > 0, (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0
+    )
     profit = np.where(ms.active, storefront_profit.sum(axis=1) + offline_profit, 0.0)
     ms.cash_idr += profit
     return profit
@@ -463,8 +551,14 @@ def adjust_prices_and_capacity(ms: MSMEs, sold_total_idr: np.ndarray, cfg: MSMEC
     ms.capacity_idr *= 1.0 + cfg.capacity_adjust_rate * np.clip(gap, -1.0, 1.0)
 
 
-def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndarray,
-                    affinity: np.ndarray, n_categories: int, cfg: MSMEConfig) -> None:
+def update_listings(
+    ms: MSMEs,
+    demand_idr: np.ndarray,
+    open_for_sellers: np.ndarray,
+    affinity: np.ndarray,
+    n_categories: int,
+    cfg: MSMEConfig,
+) -> None:
     """Firms leave storefronts that lose money and join those where buyers' demand per seller is
     high relative to the online market (the buyers they can reach: the cross-side network effect;
     a new storefront with buyers and few sellers pulls hard), more readily where peers of their
@@ -477,11 +571,19 @@ def update_listings(ms: MSMEs, demand_idr: np.ndarray, open_for_sellers: np.ndar
     listed_firms = active @ ms.listed_share
     per_seller = demand_idr / np.maximum(listed_firms, 1.0)
     market_per_seller = demand_idr.sum() / max(listed_firms.sum(), 1.0)
-    pull_of_buyers = np.minimum(per_seller / market_per_seller, 10.0) if market_per_seller > 0 \
+    pull_of_buyers = (
+        np.minimum(per_seller / market_per_seller, 10.0)
+        if market_per_seller > 0
         else np.zeros_like(per_seller)
+    )
     active_weight = np.bincount(ms.category, weights=active, minlength=n_categories)
-    peers = np.stack([np.bincount(ms.category, weights=active * ms.listed_share[:, j],
-                                  minlength=n_categories) for j in range(ms.listed_share.shape[1])], 1)
+    peers = np.stack(
+        [
+            np.bincount(ms.category, weights=active * ms.listed_share[:, j], minlength=n_categories)
+            for j in range(ms.listed_share.shape[1])
+        ],
+        1,
+    )
     peer_share = peers / np.maximum(active_weight, 1e-12)[:, None]
     # The join rate depends on the agent only through its category and origin: computed once per
     # (category, origin, storefront) and looked up, the same operations on the same numbers.
@@ -499,8 +601,11 @@ def exit_threshold_idr(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:
     of the fixed costs the firms actually carry (a stall only if they have one, and at least one
     storefront's worth)."""
     storefronts = np.maximum(ms.listed_share.sum(axis=1), 1.0)
-    return cfg.exit_weeks_of_cost * ms.capacity_idr * (cfg.stall_cost_share * ms.has_stall
-                                                       + cfg.listing_cost_share * storefronts)
+    return (
+        cfg.exit_weeks_of_cost
+        * ms.capacity_idr
+        * (cfg.stall_cost_share * ms.has_stall + cfg.listing_cost_share * storefronts)
+    )
 
 
 def find_exits(ms: MSMEs, cfg: MSMEConfig) -> np.ndarray:

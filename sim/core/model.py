@@ -62,15 +62,30 @@ class EcommerceModel(mesa.Model):
     agent_id_counter: int  # Mesa's next unique_id (set in mesa.Model.__init__)
 
     def __init__(
-        self, cfg: Config | None = None, *, rng: int | None = None, policy: str | None = None,
-        ban: bool | None = None, ban_date: str | None = None, ban_compliance: float | None = None,
-        link_follow_share: float | None = None, floor: bool | None = None,
-        floor_date: str | None = None, floor_usd: float | None = None, pilot: bool | None = None,
-        relaunch_date: str | None = None, local_priority: float | None = None,
-        trial_weeks: int | None = None, migration_date: str | None = None,
-        kppu_conditions: bool | None = None, kppu_date: str | None = None,
-        tiktok_commission_scale: float | None = None, n_shoppers: int | None = None,
-        n_msmes: int | None = None, burn_in_weeks: int | None = None, end_date: str | None = None,
+        self,
+        cfg: Config | None = None,
+        *,
+        rng: int | None = None,
+        policy: str | None = None,
+        ban: bool | None = None,
+        ban_date: str | None = None,
+        ban_compliance: float | None = None,
+        link_follow_share: float | None = None,
+        floor: bool | None = None,
+        floor_date: str | None = None,
+        floor_usd: float | None = None,
+        pilot: bool | None = None,
+        relaunch_date: str | None = None,
+        local_priority: float | None = None,
+        trial_weeks: int | None = None,
+        migration_date: str | None = None,
+        kppu_conditions: bool | None = None,
+        kppu_date: str | None = None,
+        tiktok_commission_scale: float | None = None,
+        n_shoppers: int | None = None,
+        n_msmes: int | None = None,
+        burn_in_weeks: int | None = None,
+        end_date: str | None = None,
         agent_objects: str = "lazy",
     ) -> None:
         """``EcommerceModel(cfg)`` runs a composed config as it is. Without ``cfg`` the model
@@ -91,40 +106,61 @@ class EcommerceModel(mesa.Model):
         the same numbers: the step never reads an agent object.
         """
         if agent_objects not in AGENT_OBJECTS:
-            raise ConfigError("agent_objects", f"{agent_objects!r} is not one of "
-                                               f"{', '.join(AGENT_OBJECTS)}")
-        cfg = model_config(cfg, rng, policy, Levers(
-            ban=ban, ban_date=ban_date, ban_compliance=ban_compliance,
-            link_follow_share=link_follow_share, floor=floor, floor_date=floor_date,
-            floor_usd=floor_usd, pilot=pilot, relaunch_date=relaunch_date,
-            local_priority=local_priority, trial_weeks=trial_weeks, migration_date=migration_date,
-            kppu_conditions=kppu_conditions, kppu_date=kppu_date,
-            tiktok_commission_scale=tiktok_commission_scale, n_shoppers=n_shoppers,
-            n_msmes=n_msmes, burn_in_weeks=burn_in_weeks, end_date=end_date))
+            raise ConfigError("agent_objects", f"{agent_objects!r} is not one of {', '.join(AGENT_OBJECTS)}")
+        cfg = model_config(
+            cfg,
+            rng,
+            policy,
+            Levers(
+                ban=ban,
+                ban_date=ban_date,
+                ban_compliance=ban_compliance,
+                link_follow_share=link_follow_share,
+                floor=floor,
+                floor_date=floor_date,
+                floor_usd=floor_usd,
+                pilot=pilot,
+                relaunch_date=relaunch_date,
+                local_priority=local_priority,
+                trial_weeks=trial_weeks,
+                migration_date=migration_date,
+                kppu_conditions=kppu_conditions,
+                kppu_date=kppu_date,
+                tiktok_commission_scale=tiktok_commission_scale,
+                n_shoppers=n_shoppers,
+                n_msmes=n_msmes,
+                burn_in_weeks=burn_in_weeks,
+                end_date=end_date,
+            ),
+        )
         super().__init__(rng=cfg.seed)
         validate(cfg)
         self.cfg = cfg
         self.market = cfg.market
         self.scenario_name = cfg.scenario.name
-        self.dates: list[dt.date] = weekly_dates(parse_date("start_date", cfg.start_date),
-                                                 parse_date("end_date", cfg.end_date))
+        self.dates: list[dt.date] = weekly_dates(
+            parse_date("start_date", cfg.start_date), parse_date("end_date", cfg.end_date)
+        )
         self.platform_names = [p.name for p in self.market.platforms.values()]
         self.policy = build_policy_path(self.market, cfg.scenario, self.dates)
-        (population_rng, self.adoption_rng, self.shopper_rng, self.seller_rng,
-         self.entry_rng) = self.rng.spawn(5)
+        (population_rng, self.adoption_rng, self.shopper_rng, self.seller_rng, self.entry_rng) = (
+            self.rng.spawn(5)
+        )
 
         platforms = list(self.market.platforms.values())
         self.is_social = np.array([p.kind == "social" for p in platforms])
         self.virtual_share = np.array([p.virtual_goods_share for p in platforms])
-        self.brand_utility = np.array([p.brand_utility for p in platforms]
-                                      + [self.market.shoppers.offline_utility])
+        self.brand_utility = np.array(
+            [p.brand_utility for p in platforms] + [self.market.shoppers.offline_utility]
+        )
         self.discovery = np.array([p.discovery_strength for p in platforms] + [0.0])
         self.content_cap = np.array([p.content_cap for p in platforms])
         self.cpi_index, self.spend_index = macro_path(self.market.macro, self.dates)
         self.offline_restriction = offline_restriction(self.market.macro, self.dates)
         affinity = self.market.msmes.social_affinity
-        self.affinity = np.where(self.is_social[None, :],
-                                 np.array([affinity[o] for o in ORIGINS])[:, None], 1.0)
+        self.affinity = np.where(
+            self.is_social[None, :], np.array([affinity[o] for o in ORIGINS])[:, None], 1.0
+        )
         self.innovation = np.array([p.adoption_innovation_per_week for p in platforms])
         self.word_of_mouth = np.array([p.adoption_wom_per_week for p in platforms])
         self.base_subsidy = np.array([p.subsidy for p in platforms])
@@ -138,10 +174,10 @@ class EcommerceModel(mesa.Model):
         self.transact_share = self.policy.transact_share[0].copy()
 
         self.shoppers = build_shoppers(self.market, population_rng)
-        expected_demand = self.shoppers.weight * float(
-            (self.shoppers.shop_prob * self.shoppers.budget).sum())
-        self.msmes = build_msmes(self.market, population_rng, self.policy.positive_list_share,
-                                 expected_demand)
+        expected_demand = self.shoppers.weight * float((self.shoppers.shop_prob * self.shoppers.budget).sum())
+        self.msmes = build_msmes(
+            self.market, population_rng, self.policy.positive_list_share, expected_demand
+        )
         m = self.msmes
         self.capacity_per_scale = m.capacity_idr / (m.weight * m.scale)
         self.initial_offer()
@@ -214,35 +250,49 @@ class EcommerceModel(mesa.Model):
             self.subsidy_spent_this_year[:] = 0.0
 
     def shoppers_adopt_apps(self, week: int) -> None:
-        spread_app_adoption(self.shoppers, self.policy.launched[week], self.innovation,
-                            self.word_of_mouth, self.adoption_rng)
+        spread_app_adoption(
+            self.shoppers, self.policy.launched[week], self.innovation, self.word_of_mouth, self.adoption_rng
+        )
 
     def shoppers_go_shopping(self, week: int) -> ShopperWeek:
         n = self.shoppers.n
-        draws = {name: self.shopper_rng.random(n, dtype=np.float32)
-                 for name in ("shop", "impulse", "choice", "leak", "steer")}
-        return shoppers_shop(self.shoppers, self.offer, self.transact_share,
-                             self.policy.link_leak_share[week], self.policy.steer_share[week],
-                             self.policy.steer_to, self.is_social, float(self.spend_index[week]),
-                             self.market.shoppers, draws)
+        draws = {
+            name: self.shopper_rng.random(n, dtype=np.float32)
+            for name in ("shop", "impulse", "choice", "leak", "steer")
+        }
+        return shoppers_shop(
+            self.shoppers,
+            self.offer,
+            self.transact_share,
+            self.policy.link_leak_share[week],
+            self.policy.steer_share[week],
+            self.policy.steer_to,
+            self.is_social,
+            float(self.spend_index[week]),
+            self.market.shoppers,
+            draws,
+        )
 
     def sellers_fill_orders(self, week: int) -> Clearing:
-        self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week],
-                                         self.policy.pool_with[week])
-        return clear_market(self.msmes, self.shopper_week.demand_idr, self.eligible,
-                            self.policy.local_boost[week], self.market.msmes, self.virtual_share)
+        self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week], self.policy.pool_with[week])
+        return clear_market(
+            self.msmes,
+            self.shopper_week.demand_idr,
+            self.eligible,
+            self.policy.local_boost[week],
+            self.market.msmes,
+            self.virtual_share,
+        )
 
     def sellers_book_the_week(self, week: int) -> None:
         ms, cfg = self.msmes, self.market.msmes
         sold = self.clearing.sold_idr
         ms.revenue_idr[:] = sold
-        self.weekly_profit = book_profits(ms, sold, self.commission,
-                                          self.policy.shared_backend[week], cfg)
+        self.weekly_profit = book_profits(ms, sold, self.commission, self.policy.shared_backend[week], cfg)
         adjust_prices_and_capacity(ms, sold.sum(axis=1), cfg)
         open_for_sellers = self.policy.launched[week] & (self.transact_share > 0)
         goods = self.shopper_week.demand_idr - self.clearing.virtual_idr
-        update_listings(ms, goods[:-1], open_for_sellers, self.affinity,
-                        len(cfg.categories), cfg)
+        update_listings(ms, goods[:-1], open_for_sellers, self.affinity, len(cfg.categories), cfg)
         ms.weeks_active += ms.active
 
     def firms_exit_and_enter(self) -> None:
@@ -269,18 +319,19 @@ class EcommerceModel(mesa.Model):
         u = self.entry_rng.random(ms.n)
         if vacant.size == 0:
             return
-        profit_by_origin = np.bincount(ms.origin, weights=self.weekly_profit * ms.active,
-                                       minlength=3)
+        profit_by_origin = np.bincount(ms.origin, weights=self.weekly_profit * ms.active, minlength=3)
         profitable = profit_by_origin[ms.origin[vacant]] > 0
         entrants = vacant[profitable & (u[vacant] < cfg.entry_rate_per_week)]
         if entrants.size == 0:
             return
-        traits = draw_msme_traits(self.market, ms.origin[entrants], self.entry_rng,
-                                  self.policy.positive_list_share)
+        traits = draw_msme_traits(
+            self.market, ms.origin[entrants], self.entry_rng, self.policy.positive_list_share
+        )
         for name, values in traits.items():
             getattr(ms, name)[entrants] = values
-        ms.capacity_idr[entrants] = self.capacity_per_scale[entrants] * ms.weight[entrants] * (
-            ms.scale[entrants])
+        ms.capacity_idr[entrants] = (
+            self.capacity_per_scale[entrants] * ms.weight[entrants] * (ms.scale[entrants])
+        )
         # Online-only entrants open one storefront each, spread over the open storefronts in
         # proportion to their buyers.
         buyers = self.shopper_week.buyers[:-1] * (self.transact_share > 0)
@@ -293,8 +344,8 @@ class EcommerceModel(mesa.Model):
         ms.weeks_active[entrants] = 0
         ms.active[entrants] = True
         ms.cash_idr[entrants] = cfg.initial_cash_weeks * fixed_cost_idr(
-            self.market, ms.capacity_idr[entrants], ms.has_stall[entrants],
-            ms.listed_share[entrants])
+            self.market, ms.capacity_idr[entrants], ms.has_stall[entrants], ms.listed_share[entrants]
+        )
         if self._msme_agents is not None:
             for m in entrants:
                 self._msme_agents[m] = MSME(self, int(m))
@@ -319,19 +370,22 @@ class EcommerceModel(mesa.Model):
         memory = 1.0 / rule.share_memory_weeks
         trading = self.transact_share > 0
         loss = np.maximum(self.share_memory - share, 0.0) / np.maximum(self.share_memory, 1e-9)
-        proposed = (self.subsidy + rule.subsidy_response * loss
-                    + rule.subsidy_reversion * (self.base_subsidy - self.subsidy))
+        proposed = (
+            self.subsidy
+            + rule.subsidy_response * loss
+            + rule.subsidy_reversion * (self.base_subsidy - self.subsidy)
+        )
         proposed = np.clip(proposed, self.subsidy_min, self.subsidy_max)
         self.subsidy = np.where(trading, proposed, self.subsidy)
-        self.share_memory = np.where(trading, (1 - memory) * self.share_memory + memory * share,
-                                     self.share_memory)
+        self.share_memory = np.where(
+            trading, (1 - memory) * self.share_memory + memory * share, self.share_memory
+        )
         # Budget pacing: spending ahead of the year's budget pro rata scales the subsidy down.
         self.subsidy_spent_this_year += self.ledger.subsidy[:-1]
         day_of_year = self.dates[week].timetuple().tm_yday
         allowance = self.subsidy_budget * min(1.0, (day_of_year + 7) / 365.0)
         ahead = self.subsidy_spent_this_year > allowance
-        pace = np.divide(allowance, self.subsidy_spent_this_year, out=np.ones_like(allowance),
-                         where=ahead)
+        pace = np.divide(allowance, self.subsidy_spent_this_year, out=np.ones_like(allowance), where=ahead)
         self.subsidy = self.subsidy * np.minimum(1.0, pace)
 
     def platforms_invest_in_content(self) -> None:

@@ -57,25 +57,51 @@ class PolicyVsCounterfactual(mesa.Model):
     """The levers' scenario (``policy_model``) and ``no_policy`` (``counterfactual``) on one seed."""
 
     def __init__(
-        self, *, rng: int = 0, ban: bool = True, ban_date: str = "2023-10-04",
-        ban_compliance: float = 1.0, link_follow_share: float = DEFAULT_LINK_FOLLOW, floor: bool = True,
-        floor_usd: float = 100.0, pilot: bool = True, local_priority: float = 0.3,
-        trial_weeks: int = 16, migration_date: str = "2024-03-12", kppu_conditions: bool = False,
-        kppu_date: str = "2025-06-17", tiktok_commission_scale: float = 1.0,
-        n_shoppers: int = DEFAULT_SHOPPERS, n_msmes: int = DEFAULT_MSMES,
+        self,
+        *,
+        rng: int = 0,
+        ban: bool = True,
+        ban_date: str = "2023-10-04",
+        ban_compliance: float = 1.0,
+        link_follow_share: float = DEFAULT_LINK_FOLLOW,
+        floor: bool = True,
+        floor_usd: float = 100.0,
+        pilot: bool = True,
+        local_priority: float = 0.3,
+        trial_weeks: int = 16,
+        migration_date: str = "2024-03-12",
+        kppu_conditions: bool = False,
+        kppu_date: str = "2025-06-17",
+        tiktok_commission_scale: float = 1.0,
+        n_shoppers: int = DEFAULT_SHOPPERS,
+        n_msmes: int = DEFAULT_MSMES,
     ) -> None:
         super().__init__(rng=rng)
         self.error: str | None = None
         self.lock = threading.Lock()
-        common: dict[str, Any] = {"rng": rng, "tiktok_commission_scale": tiktok_commission_scale,
-                  "n_shoppers": n_shoppers, "n_msmes": n_msmes}
+        common: dict[str, Any] = {
+            "rng": rng,
+            "tiktok_commission_scale": tiktok_commission_scale,
+            "n_shoppers": n_shoppers,
+            "n_msmes": n_msmes,
+        }
         try:
             self.policy_model = EcommerceModel(
-                policy="history", ban=ban, ban_date=ban_date, ban_compliance=ban_compliance,
-                link_follow_share=link_follow_share, floor=floor, floor_usd=floor_usd, pilot=pilot,
-                local_priority=local_priority, trial_weeks=trial_weeks,
-                migration_date=migration_date, kppu_conditions=kppu_conditions,
-                kppu_date=kppu_date, **common)
+                policy="history",
+                ban=ban,
+                ban_date=ban_date,
+                ban_compliance=ban_compliance,
+                link_follow_share=link_follow_share,
+                floor=floor,
+                floor_usd=floor_usd,
+                pilot=pilot,
+                local_priority=local_priority,
+                trial_weeks=trial_weeks,
+                migration_date=migration_date,
+                kppu_conditions=kppu_conditions,
+                kppu_date=kppu_date,
+                **common,
+            )
             self.counterfactual = EcommerceModel(policy="no_policy", **common)
         except ConfigError as err:
             self.error = str(err)
@@ -98,7 +124,8 @@ class PolicyVsCounterfactual(mesa.Model):
                 reporters[f"{run}:group_gmv_share[{group}]"] = partial(_group_share, run=run, g=g)
             for origin in ORIGINS:
                 reporters[f"{run}:msme_revenue_idr[{origin}]"] = partial(
-                    _revenue, run=run, column=origin_columns.index(origin))
+                    _revenue, run=run, column=origin_columns.index(origin)
+                )
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
 
     def step(self) -> None:

@@ -36,8 +36,7 @@ class PolicyPath:
     operators: list[str]
 
 
-def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
-                      dates: list[dt.date]) -> PolicyPath:
+def build_policy_path(market: MarketConfig, scenario: ScenarioConfig, dates: list[dt.date]) -> PolicyPath:
     platforms = list(market.platforms.values())
     names = [p.name for p in platforms]
     n_weeks, n_platforms = len(dates), len(platforms)
@@ -48,10 +47,10 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
     launched = np.zeros((n_weeks, n_platforms), dtype=bool)
     commission = np.zeros((n_weeks, n_platforms))
     for j, p in enumerate(platforms):
-        launched[step_of("launch_date", p.launch_date):, j] = True
+        launched[step_of("launch_date", p.launch_date) :, j] = True
         commission[:, j] = p.commission
         for change in sorted(p.commission_changes, key=lambda c: c.date):
-            commission[step_of("commission_changes.date", change.date):, j] = change.rate
+            commission[step_of("commission_changes.date", change.date) :, j] = change.rate
 
     operators = list(dict.fromkeys(p.operator for p in platforms))
     operator = np.tile(np.array([operators.index(p.operator) for p in platforms]), (n_weeks, 1))
@@ -81,7 +80,7 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
         # The storefront may check out again during the supervised trial; after it, only if its
         # checkout has moved to the partner's licensed marketplace back end.
         keeps_transacting = migration <= trial_end
-        banned[relaunch:trial_end if not keeps_transacting else n_weeks, store] = False
+        banned[relaunch : trial_end if not keeps_transacting else n_weeks, store] = False
         local_boost[relaunch:trial_end, [store, partner]] = pilot.local_priority
         shared_backend[migration:, store] = partner
         if pilot.shared_seller_pool:
@@ -95,7 +94,7 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
         kppu = scenario.kppu_conditions
         if kppu.enabled:
             # No self-preferencing: the group may no longer route its storefront's buyers.
-            steer_share[step_of("kppu_conditions.date", kppu.date):, store] = 0.0
+            steer_share[step_of("kppu_conditions.date", kppu.date) :, store] = 0.0
         # The relaunched checkout reaches its former users gradually (app updates, sellers
         # relisting, trust), linearly over relaunch_ramp_weeks, not all in the first week.
         weeks = np.arange(pilot.relaunch_ramp_weeks)
@@ -110,14 +109,23 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig,
     floor = scenario.cross_border_floor
     floor_usd = np.zeros(n_weeks)
     if floor.enabled:
-        floor_usd[step_of("cross_border_floor.date", floor.date):] = floor.min_unit_price_usd
+        floor_usd[step_of("cross_border_floor.date", floor.date) :] = floor.min_unit_price_usd
 
     return PolicyPath(
-        launched=launched, banned=banned, transact_share=transact_share,
-        link_leak_share=link_leak_share, local_boost=local_boost, shared_backend=shared_backend,
-        pool_with=pool_with, steer_share=steer_share, steer_to=steer_to,
-        operator=operator, commission=commission, floor_usd=floor_usd,
-        positive_list_share=floor.positive_list_share, operators=operators,
+        launched=launched,
+        banned=banned,
+        transact_share=transact_share,
+        link_leak_share=link_leak_share,
+        local_boost=local_boost,
+        shared_backend=shared_backend,
+        pool_with=pool_with,
+        steer_share=steer_share,
+        steer_to=steer_to,
+        operator=operator,
+        commission=commission,
+        floor_usd=floor_usd,
+        positive_list_share=floor.positive_list_share,
+        operators=operators,
     )
 
 
@@ -135,6 +143,7 @@ def macro_path(macro: MacroConfig, dates: list[dt.date]) -> tuple[np.ndarray, np
     weeks; a year without an entry carries the last given year's rates forward (documented as the
     forecast assumption), and years before the first entry have none.
     """
+
     def rate(table: dict[str, float], year: int) -> float:
         known = [y for y in sorted(int(k) for k in table) if y <= year]
         return float(table[str(known[-1])]) if known else 0.0
@@ -155,20 +164,18 @@ def policy_events(scenario: ScenarioConfig) -> list[tuple[dt.date, str]]:
     events: list[tuple[dt.date, str]] = []
     ban = scenario.social_commerce_ban
     if ban.enabled:
-        label = "Social-commerce ban" + (f" ({ban.compliance:.0%} compliance)"
-                                         if ban.compliance < 1 else "")
+        label = "Social-commerce ban" + (f" ({ban.compliance:.0%} compliance)" if ban.compliance < 1 else "")
         events.append((parse_date("ban.date", ban.date), label))
     floor = scenario.cross_border_floor
     if floor.enabled:
-        events.append((parse_date("floor.date", floor.date),
-                       f"US${floor.min_unit_price_usd:g} cross-border floor"))
+        events.append(
+            (parse_date("floor.date", floor.date), f"US${floor.min_unit_price_usd:g} cross-border floor")
+        )
     pilot = scenario.tiktok_tokopedia_pilot
     if pilot.enabled:
         events += [
             (parse_date("pilot.deal_date", pilot.deal_date), f"{pilot.partner} deal"),
-            (parse_date("pilot.relaunch_date", pilot.relaunch_date),
-             f"{pilot.storefront} relaunch (pilot)"),
-            (parse_date("pilot.migration_date", pilot.migration_date),
-             f"Checkout moves to {pilot.partner}"),
+            (parse_date("pilot.relaunch_date", pilot.relaunch_date), f"{pilot.storefront} relaunch (pilot)"),
+            (parse_date("pilot.migration_date", pilot.migration_date), f"Checkout moves to {pilot.partner}"),
         ]
     return sorted(events)

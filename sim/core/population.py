@@ -53,13 +53,22 @@ class Shoppers:
         """The shoppers ``rows`` as views into these arrays (writes go through); their ties and
         followers still index the whole population."""
         return Shoppers(
-            weight=self.weight, budget=self.budget[rows], shop_prob=self.shop_prob[rows],
+            weight=self.weight,
+            budget=self.budget[rows],
+            shop_prob=self.shop_prob[rows],
             price_sensitivity=self.price_sensitivity[rows],
-            discovery_taste=self.discovery_taste[rows], local_preference=self.local_preference[rows],
-            can_reach=self.can_reach[:, rows], evade_draw=self.evade_draw[rows],
-            adopted=self.adopted[:, rows], habit=self.habit[:, rows], ties=self.ties[:, rows],
-            followers=self.followers, followers_ptr=self.followers_ptr,
-            ties_using=self.ties_using[:, rows], deferred_idr=self.deferred_idr[rows])
+            discovery_taste=self.discovery_taste[rows],
+            local_preference=self.local_preference[rows],
+            can_reach=self.can_reach[:, rows],
+            evade_draw=self.evade_draw[rows],
+            adopted=self.adopted[:, rows],
+            habit=self.habit[:, rows],
+            ties=self.ties[:, rows],
+            followers=self.followers,
+            followers_ptr=self.followers_ptr,
+            ties_using=self.ties_using[:, rows],
+            deferred_idr=self.deferred_idr[rows],
+        )
 
 
 @dataclass
@@ -110,8 +119,9 @@ def small_world(n: int, degree: int, rewire_prob: float, rng: np.random.Generato
     return ties
 
 
-def correlated_holdings(reach: np.ndarray, correlation: float, n: int,
-                        rng: np.random.Generator) -> np.ndarray:
+def correlated_holdings(
+    reach: np.ndarray, correlation: float, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """(apps, n) bool: who can ever use each app, with each app's reach as its marginal and a
     one-factor Gaussian copula tying them together.
 
@@ -165,13 +175,15 @@ def build_shoppers(market: MarketConfig, rng: np.random.Generator) -> Shoppers:
             rng.normal(cfg.price_sensitivity_mean, cfg.price_sensitivity_sd, n), 0.0
         ).astype(np.float32),
         discovery_taste=rng.beta(cfg.discovery_taste_a, cfg.discovery_taste_b, n).astype(np.float32),
-        local_preference=rng.beta(cfg.local_preference_a, cfg.local_preference_b, n).astype(
-            np.float32),
+        local_preference=rng.beta(cfg.local_preference_a, cfg.local_preference_b, n).astype(np.float32),
         can_reach=can_reach,
         evade_draw=rng.random(n).astype(np.float32),
         adopted=adopted,
         habit=habit,
-        ties=ties, followers=followers, followers_ptr=followers_ptr, ties_using=ties_using,
+        ties=ties,
+        followers=followers,
+        followers_ptr=followers_ptr,
+        ties_using=ties_using,
         deferred_idr=np.zeros(n),
     )
 
@@ -180,23 +192,30 @@ def origin_weights(market: MarketConfig, group: np.ndarray) -> np.ndarray:
     """Firms per agent so that each group's agents add up to its national firm count; ``group`` is
     the origin index, or 3 for the agents of large firms."""
     m = market.msmes
-    firms = np.array([m.firms * (1 - m.import_reseller_firm_share),
-                      m.firms * m.import_reseller_firm_share, m.cross_border_firms, m.large_firms])
+    firms = np.array(
+        [
+            m.firms * (1 - m.import_reseller_firm_share),
+            m.firms * m.import_reseller_firm_share,
+            m.cross_border_firms,
+            m.large_firms,
+        ]
+    )
     counts = np.bincount(group, minlength=4)
     return (firms / np.maximum(counts, 1))[group]
 
 
-def draw_msme_traits(market: MarketConfig, origin: np.ndarray, rng: np.random.Generator,
-                     positive_list_share: float) -> dict[str, np.ndarray]:
+def draw_msme_traits(
+    market: MarketConfig, origin: np.ndarray, rng: np.random.Generator, positive_list_share: float
+) -> dict[str, np.ndarray]:
     """Traits of new firms of the given origins: used at start and for entrants."""
     m = market.msmes
     n: int = origin.shape[0]
-    cost_by_origin = np.array([m.unit_cost_local, m.unit_cost_import_reseller,
-                               m.unit_cost_cross_border])
+    cost_by_origin = np.array([m.unit_cost_local, m.unit_cost_import_reseller, m.unit_cost_cross_border])
     unit_cost = cost_by_origin[origin] * rng.lognormal(0.0, 0.1, n)
     domestic = origin != CROSS_BORDER
     cross_border_price = m.cross_border_unit_price_median_usd * rng.lognormal(
-        0.0, max(m.cross_border_unit_price_sigma, 1e-9), n)
+        0.0, max(m.cross_border_unit_price_sigma, 1e-9), n
+    )
     domestic_price = 10.0 * rng.lognormal(0.0, 1.0, n)
     return {
         "category": rng.integers(0, len(m.categories), n).astype(np.int8),
@@ -221,8 +240,9 @@ def stratified_lognormal(n: int, sigma: float, rng: np.random.Generator) -> np.n
     return np.exp(sigma * rng.permutation(z)).astype(np.float32)
 
 
-def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_share: float,
-                expected_demand_idr: float) -> MSMEs:
+def build_msmes(
+    market: MarketConfig, rng: np.random.Generator, positive_list_share: float, expected_demand_idr: float
+) -> MSMEs:
     """``n_agents`` MSME agents, then ``large_agents`` agents for the large firms (brands'
     official stores: local origin, no stall in the model's offline channel of stalls and markets,
     listed on every marketplace open at the start)."""
@@ -235,8 +255,12 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     origin = np.concatenate([rng.permutation(origin), np.full(m.large_agents, LOCAL)]).astype(np.int8)
     large = np.arange(n) >= n_msme
     traits = draw_msme_traits(market, origin, rng, positive_list_share)
-    traits["scale"] = np.concatenate([stratified_lognormal(n_msme, m.size_sigma, rng),
-                                      stratified_lognormal(m.large_agents, m.size_sigma, rng)])
+    traits["scale"] = np.concatenate(
+        [
+            stratified_lognormal(n_msme, m.size_sigma, rng),
+            stratified_lognormal(m.large_agents, m.size_sigma, rng),
+        ]
+    )
     traits["has_stall"] &= ~large
     weight = origin_weights(market, np.where(large, 3, origin))
 
@@ -246,8 +270,9 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     scale_weight = weight * traits["scale"]
     msme_total, large_total = scale_weight[~large].sum(), scale_weight[large].sum()
     if m.large_agents:
-        traits["scale"][large] *= np.float32(m.large_capacity_share / (1.0 - m.large_capacity_share)
-                                             * msme_total / max(large_total, 1e-300))
+        traits["scale"][large] *= np.float32(
+            m.large_capacity_share / (1.0 - m.large_capacity_share) * msme_total / max(large_total, 1e-300)
+        )
         scale_weight = weight * traits["scale"]
     capacity = m.capacity_slack * expected_demand_idr * scale_weight / scale_weight.sum()
 
@@ -262,28 +287,35 @@ def build_msmes(market: MarketConfig, rng: np.random.Generator, positive_list_sh
     # Firms without a stall must sell somewhere: scale their listings so that all are online.
     any_listing = 1.0 - np.prod(1.0 - seller_share)
     online_only_boost = np.where(traits["has_stall"], 1.0, 1.0 / max(any_listing, 1e-9))
-    listed_share = np.minimum(online_ready[:, None] * seller_share[None, :]
-                              * online_only_boost[:, None], 1.0).astype(np.float32)
+    listed_share = np.minimum(
+        online_ready[:, None] * seller_share[None, :] * online_only_boost[:, None], 1.0
+    ).astype(np.float32)
     marketplace = np.array([p.kind == "marketplace" for p in market.platforms.values()])
     listed_share[large] = (launched_at_start & marketplace).astype(np.float32)
     fixed_cost = fixed_cost_idr(market, capacity, traits["has_stall"], listed_share)
     return MSMEs(
-        weight=weight, origin=origin, capacity_idr=capacity.astype(np.float64),
-        cash_idr=m.initial_cash_weeks * fixed_cost, listed_share=listed_share,
+        weight=weight,
+        origin=origin,
+        capacity_idr=capacity.astype(np.float64),
+        cash_idr=m.initial_cash_weeks * fixed_cost,
+        listed_share=listed_share,
         profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32),
-        active=np.ones(n, dtype=bool), revenue_idr=np.zeros((n, n_platforms + 1)),
-        weeks_active=np.zeros(n, dtype=np.int32), large=large, **traits,
+        active=np.ones(n, dtype=bool),
+        revenue_idr=np.zeros((n, n_platforms + 1)),
+        weeks_active=np.zeros(n, dtype=np.int32),
+        large=large,
+        **traits,
     )
 
 
-def fixed_cost_idr(market: MarketConfig, capacity_idr: np.ndarray, has_stall: np.ndarray,
-                   listed_share: np.ndarray) -> np.ndarray:
+def fixed_cost_idr(
+    market: MarketConfig, capacity_idr: np.ndarray, has_stall: np.ndarray, listed_share: np.ndarray
+) -> np.ndarray:
     """Weekly fixed cost of each agent's firms, IDR: stalls and storefronts cost in proportion to
     the capacity they serve, so a firm's costs scale with its size. Only firms with a stall pay
     for one."""
     m = market.msmes
-    return capacity_idr * (m.stall_cost_share * has_stall
-                           + m.listing_cost_share * listed_share.sum(1))
+    return capacity_idr * (m.stall_cost_share * has_stall + m.listing_cost_share * listed_share.sum(1))
 
 
 def online_share(listed_share: np.ndarray) -> np.ndarray:

@@ -53,23 +53,41 @@ class Recorder:
         names = model.platform_names
         self.groups = list(model.policy.operators)
         self.entities: dict[str, list[str]] = {
-            "gmv_idr": names, "gmv_share": names, "buyers": names, "sellers": names,
-            "adopters": names, "subsidy_idr": names, "commission_idr": names,
-            "subsidy_rate": names, "commission_rate": names,
+            "gmv_idr": names,
+            "gmv_share": names,
+            "buyers": names,
+            "sellers": names,
+            "adopters": names,
+            "subsidy_idr": names,
+            "commission_idr": names,
+            "subsidy_rate": names,
+            "commission_rate": names,
             "price_paid_index": [*names, "offline"],
-            "group_gmv_idr": self.groups, "group_gmv_share": self.groups,
-            "online_gmv_idr": ["all"], "offline_sales_idr": ["offline"],
+            "group_gmv_idr": self.groups,
+            "group_gmv_share": self.groups,
+            "online_gmv_idr": ["all"],
+            "offline_sales_idr": ["offline"],
             "msme_revenue_idr": ["all", *ORIGINS, "online", "offline"],
             "msme_revenue_per_firm_idr": ["p10", "median", "p90"],
-            "msme_active": ["all", *ORIGINS], "msmes_online": ["all"], "msme_exited": ["all"],
-            "discovery_lost_idr": ["all"], "unmet_demand_idr": ["all"], "hhi": ["market"],
-            "group_hhi": ["market"], "discovery_strength": names,
-            "impulse_idr": ["all"], "displaced_idr": ["all"],
-            "msme_revenue_real_idr": ["all", *ORIGINS], "msme_net_income_idr": ["all", *ORIGINS],
+            "msme_active": ["all", *ORIGINS],
+            "msmes_online": ["all"],
+            "msme_exited": ["all"],
+            "discovery_lost_idr": ["all"],
+            "unmet_demand_idr": ["all"],
+            "hhi": ["market"],
+            "group_hhi": ["market"],
+            "discovery_strength": names,
+            "impulse_idr": ["all"],
+            "displaced_idr": ["all"],
+            "msme_revenue_real_idr": ["all", *ORIGINS],
+            "msme_net_income_idr": ["all", *ORIGINS],
             "msmes_online_by_origin": list(ORIGINS),
-            "msme_firms_by_size": list(SIZE_CLASSES), "msme_revenue_by_size_idr": list(SIZE_CLASSES),
+            "msme_firms_by_size": list(SIZE_CLASSES),
+            "msme_revenue_by_size_idr": list(SIZE_CLASSES),
             "cpi_index": ["all"],
-            "msme_gmv_idr": names, "large_firm_gmv_idr": names, "virtual_goods_idr": names,
+            "msme_gmv_idr": names,
+            "large_firm_gmv_idr": names,
+            "virtual_goods_idr": names,
             "large_firm_revenue_idr": ["all", "online"],
         }
         n_weeks = len(model.dates)
@@ -98,7 +116,8 @@ class Recorder:
         # Firms that can sell there this week: a closed checkout has no sellers, whatever their
         # dormant listings.
         v["sellers"][week] = (m.eligible[:, :n_platforms] * ms.weight[:, None]).sum(0) * (
-            m.transact_share > 0)
+            m.transact_share > 0
+        )
         v["adopters"][week] = m.shoppers.adopted.sum(axis=1) * m.shoppers.weight
         v["subsidy_idr"][week] = ledger.subsidy[:n_platforms]
         v["commission_idr"][week] = ledger.commission[:n_platforms]
@@ -117,16 +136,19 @@ class Recorder:
         v["msme_gmv_idr"][week] = msme_sold[:, :n_platforms].sum(axis=0)
         v["large_firm_gmv_idr"][week] = sold[ms.large, :n_platforms].sum(axis=0)
         v["virtual_goods_idr"][week] = cl.virtual_idr[:n_platforms]
-        v["large_firm_revenue_idr"][week] = [by_agent[ms.large].sum(),
-                                             sold[ms.large, :n_platforms].sum()]
+        v["large_firm_revenue_idr"][week] = [by_agent[ms.large].sum(), sold[ms.large, :n_platforms].sum()]
         by_origin = np.bincount(ms.origin, weights=by_agent * msme, minlength=3)
-        v["msme_revenue_idr"][week] = [by_origin.sum(), *by_origin,
-                                       msme_sold[:, :n_platforms].sum(), msme_sold[:, n_platforms].sum()]
+        v["msme_revenue_idr"][week] = [
+            by_origin.sum(),
+            *by_origin,
+            msme_sold[:, :n_platforms].sum(),
+            msme_sold[:, n_platforms].sum(),
+        ]
         domestic = ms.active & (ms.origin != CROSS_BORDER)
         domestic_msme = domestic & msme
         v["msme_revenue_per_firm_idr"][week] = weighted_quantiles(
-            by_agent[domestic_msme] / ms.weight[domestic_msme], ms.weight[domestic_msme],
-            [0.1, 0.5, 0.9])
+            by_agent[domestic_msme] / ms.weight[domestic_msme], ms.weight[domestic_msme], [0.1, 0.5, 0.9]
+        )
         active_by_origin = np.bincount(ms.origin, weights=ms.weight * ms.active * msme, minlength=3)
         v["msme_active"][week] = [active_by_origin.sum(), *active_by_origin]
         online_firms = ms.weight * ms.active * msme * online_share(ms.listed_share)
@@ -139,10 +161,12 @@ class Recorder:
         # Size classes by each agent's firms' annual sales (2021 prices): the large firms' agents
         # fill the "large" class, so this counts every domestic firm by PP 7/2021.
         size = size_class(52.0 * by_agent / ms.weight / m.cpi_index[week])
-        v["msme_firms_by_size"][week] = np.bincount(size, weights=ms.weight * domestic,
-                                                    minlength=len(SIZE_CLASSES))
-        v["msme_revenue_by_size_idr"][week] = np.bincount(size, weights=by_agent * domestic,
-                                                          minlength=len(SIZE_CLASSES))
+        v["msme_firms_by_size"][week] = np.bincount(
+            size, weights=ms.weight * domestic, minlength=len(SIZE_CLASSES)
+        )
+        v["msme_revenue_by_size_idr"][week] = np.bincount(
+            size, weights=by_agent * domestic, minlength=len(SIZE_CLASSES)
+        )
         self.exited_total += m.exited_firms_this_week
         v["msme_exited"][week] = self.exited_total
         v["discovery_lost_idr"][week] = sw.lost_discovery_idr
@@ -157,13 +181,17 @@ class Recorder:
         frames = []
         for metric, entities in self.entities.items():
             values = self.values[metric][:n]
-            frames.append(pd.DataFrame({
-                "step": np.repeat(np.arange(n), len(entities)),
-                "date": np.repeat(dates.to_numpy(), len(entities)),
-                "metric": metric,
-                "entity": np.tile(entities, n),
-                "value": values.reshape(-1),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "step": np.repeat(np.arange(n), len(entities)),
+                        "date": np.repeat(dates.to_numpy(), len(entities)),
+                        "metric": metric,
+                        "entity": np.tile(entities, n),
+                        "value": values.reshape(-1),
+                    }
+                )
+            )
         out = pd.concat(frames, ignore_index=True)
         out.insert(0, "seed", m.cfg.seed)
         out.insert(0, "scenario", m.scenario_name)

@@ -20,8 +20,14 @@ if TYPE_CHECKING:
     from sim.core.model import EcommerceModel
 
 # The recorder's metrics that the collector reports, entity by entity.
-COLLECTED_METRICS = ("gmv_share", "group_gmv_share", "msme_revenue_idr", "online_gmv_idr",
-                     "offline_sales_idr", "hhi")
+COLLECTED_METRICS = (
+    "gmv_share",
+    "group_gmv_share",
+    "msme_revenue_idr",
+    "online_gmv_idr",
+    "offline_sales_idr",
+    "hhi",
+)
 
 
 def recorded_value(metric: str, column: int, model: EcommerceModel) -> float:

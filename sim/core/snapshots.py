@@ -40,8 +40,7 @@ class AgentHistory:
         n_snapshots = -(-len(model.dates) // self.every)
         self.steps = np.full(n_snapshots, -1)
         self.msme = {f: np.zeros((n_snapshots, model.msmes.n), np.float32) for f in cfg.msme_fields}
-        self.shopper = {f: np.zeros((n_snapshots, model.shoppers.n), np.float32)
-                        for f in cfg.shopper_fields}
+        self.shopper = {f: np.zeros((n_snapshots, model.shoppers.n), np.float32) for f in cfg.shopper_fields}
 
     def record(self, week: int) -> None:
         if week % self.every:
@@ -67,11 +66,18 @@ class AgentHistory:
             for name, values in store.items():
                 block = values[taken]
                 n = block.shape[1]
-                frames.append(pd.DataFrame({
-                    "step": np.repeat(steps, n), "date": np.repeat(dates.to_numpy(), n),
-                    "agent_type": np.tile(types, len(steps)),
-                    "agent_index": np.tile(np.arange(n), len(steps)),
-                    "field": name, "value": block.reshape(-1)}))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "step": np.repeat(steps, n),
+                            "date": np.repeat(dates.to_numpy(), n),
+                            "agent_type": np.tile(types, len(steps)),
+                            "agent_index": np.tile(np.arange(n), len(steps)),
+                            "field": name,
+                            "value": block.reshape(-1),
+                        }
+                    )
+                )
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS[2:])
         out.insert(0, "seed", self.model.cfg.seed)
         out.insert(0, "scenario", self.model.scenario_name)

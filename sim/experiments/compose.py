@@ -64,10 +64,13 @@ def check_overrides(overrides: list[str], config: Config) -> None:
         schedule = [c for c in platform.commission_changes if c.date <= config.end_date]
         if key in keys and schedule and f"{key}_changes" not in keys:
             dates = ", ".join(f"{c.date}: {c.rate:g}" for c in schedule)
-            raise ConfigError(key, f"the dated schedule {key}_changes ({dates}) replaces this rate "
-                                   f"from {min(c.date for c in schedule)}; for a flat rate add "
-                                   f"{key}_changes=[], or override the schedule itself",
-                              (f"{key}_changes",))
+            raise ConfigError(
+                key,
+                f"the dated schedule {key}_changes ({dates}) replaces this rate "
+                f"from {min(c.date for c in schedule)}; for a flat rate add "
+                f"{key}_changes=[], or override the schedule itself",
+                (f"{key}_changes",),
+            )
 
 
 def apply_point(node: DictConfig) -> None:
@@ -93,8 +96,9 @@ def load_scenario(name: str) -> ScenarioConfig:
     """A named scenario from ``conf/scenario/NAME.yaml`` (used for the counterfactual)."""
     available = sorted(p.stem for p in (config_dir() / "scenario").glob("*.yaml"))
     if name not in available:
-        raise ConfigError("counterfactual", f"{name!r} is not a scenario; choose one of "
-                                            f"{', '.join(available)} or null")
+        raise ConfigError(
+            "counterfactual", f"{name!r} is not a scenario; choose one of {', '.join(available)} or null"
+        )
     node = cast(DictConfig, OmegaConf.load(config_dir() / "scenario" / f"{name}.yaml"))
     scenario = _as_dataclass(node, ScenarioConfig, "scenario")
     assert isinstance(scenario, ScenarioConfig)
@@ -142,8 +146,9 @@ def compose_study(name: str, schema: type, overrides: Sequence[str], command: st
         unknown = "not in struct" in text
     if unknown or error.key.lstrip("+~").split(".")[0] not in [*keys, "overrides"]:
         key = error.key.lstrip("+~")
-        raise ConfigError(key, f"is not a key of {command}; its keys are {', '.join(keys)} "
-                               f"({command} --help)") from None
+        raise ConfigError(
+            key, f"is not a key of {command}; its keys are {', '.join(keys)} ({command} --help)"
+        ) from None
     raise error
 
 
@@ -159,8 +164,9 @@ def as_config_error(err: HydraException) -> ConfigError:
     if match := re.search(r"Error merging override ([^=]+)=", text):
         cause = str(err.__cause__ or err).splitlines()[0]
         return ConfigError(match.group(1), cause)
-    if match := re.search(r"^In '([^']+)': \w+ raised while composing config:\n(.*)\n\s+full_key: (\S+)",
-                          text, re.MULTILINE):
+    if match := re.search(
+        r"^In '([^']+)': \w+ raised while composing config:\n(.*)\n\s+full_key: (\S+)", text, re.MULTILINE
+    ):
         where, cause, key = match.groups()
         return ConfigError(key, f"{cause} (in conf/{where}.yaml)")
     return ConfigError("overrides", text.splitlines()[0])

@@ -35,11 +35,15 @@ def peak_memory_mb() -> float:
 def measure_run(overrides: Sequence[str] = ()) -> dict:
     """One run of the composed config (no counterfactual) in a fresh process:
     ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}``."""
-    out = subprocess.run([sys.executable, "-m", "sim.experiments.measure", *overrides], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sim.experiments.measure", *overrides], capture_output=True, text=True
+    )
     if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else
-                           f"sim.experiments.measure exited {out.returncode}")
+        raise RuntimeError(
+            out.stderr.strip().splitlines()[-1]
+            if out.stderr.strip()
+            else f"sim.experiments.measure exited {out.returncode}"
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -58,9 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     model.run()
     model.recorder.table()
     wall = time.perf_counter() - started
-    print(json.dumps({"shoppers": cfg.market.shoppers.n_agents, "msmes": cfg.market.msmes.n_agents,
-                      "weeks": len(model.dates), "burn_in_weeks": cfg.burn_in_weeks,
-                      "wall_s": round(wall, 2), "peak_rss_mb": round(peak_memory_mb(), 1)}))
+    print(
+        json.dumps(
+            {
+                "shoppers": cfg.market.shoppers.n_agents,
+                "msmes": cfg.market.msmes.n_agents,
+                "weeks": len(model.dates),
+                "burn_in_weeks": cfg.burn_in_weeks,
+                "wall_s": round(wall, 2),
+                "peak_rss_mb": round(peak_memory_mb(), 1),
+            }
+        )
+    )
     return 0
 
 

@@ -47,8 +47,9 @@ def simulate(cfg: Config, show_progress: bool = False) -> pd.DataFrame:
     return simulate_with_history(cfg, show_progress)[0]
 
 
-def simulate_with_history(cfg: Config, show_progress: bool = False, position: int = 0
-                          ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def simulate_with_history(
+    cfg: Config, show_progress: bool = False, position: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run one scenario; return its tidy table and, if enabled, its agent history. ``position``
     is the line of its progress bar among runs shown at once."""
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
@@ -58,17 +59,25 @@ def simulate_with_history(cfg: Config, show_progress: bool = False, position: in
     if show_progress:
         from tqdm import tqdm
 
-        weeks = tqdm(weeks, desc=f"{cfg.scenario.name} seed {cfg.seed}", unit="week",
-                     file=sys.stderr, position=position)
+        weeks = tqdm(
+            weeks,
+            desc=f"{cfg.scenario.name} seed {cfg.seed}",
+            unit="week",
+            file=sys.stderr,
+            position=position,
+        )
     for _ in weeks:
         model.step()
     history = model.agent_history.table() if model.agent_history is not None else None
     return model.recorder.table(), history
 
 
-def simulate_all(cfgs: list[Config], show_progress: bool = False, workers: int | None = None,
-                 meanwhile: Callable[[], object] | None = None
-                 ) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+def simulate_all(
+    cfgs: list[Config],
+    show_progress: bool = False,
+    workers: int | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
     """``simulate_with_history`` of each config, in order. The runs are independent (each its own
     seeded model), so with ``workers`` > 1 they run at once in forked processes, with the same
     numbers as one after another; None chooses (``parallel_workers``). ``meanwhile`` is called
@@ -151,8 +160,9 @@ def _import_figures() -> None:
     import sim.views.figures  # noqa: F401  (matplotlib's import is a second of the default run)
 
 
-def draw_run_figures(table: pd.DataFrame, scenarios: list[ScenarioConfig], out_dir: Path,
-                     market: MarketConfig) -> None:
+def draw_run_figures(
+    table: pd.DataFrame, scenarios: list[ScenarioConfig], out_dir: Path, market: MarketConfig
+) -> None:
     """``market_share.png`` and ``msme_revenue.png`` of a run; the second is drawn in a forked
     process beside the first when ``may_fork`` allows (the same files either way)."""
     from sim.views.figures import plot_market_share
@@ -222,8 +232,9 @@ def code_digest() -> str:
 def comparable(config: Config | dict) -> Any:
     """The config as summary.json stores it, less the keys that do not change results, for
     comparing a finished run with a new request."""
-    plain = json.loads(json.dumps(strict_json(asdict(config) if isinstance(config, Config) else config),
-                                  default=str))
+    plain = json.loads(
+        json.dumps(strict_json(asdict(config) if isinstance(config, Config) else config), default=str)
+    )
     for key in IRRELEVANT_TO_RESULTS:
         plain.pop(key, None)
     return plain
@@ -239,9 +250,12 @@ def completed_summary(out_dir: Path, config: Config) -> dict | None:
         summary = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    same = ("config" in summary and comparable(summary["config"]) == comparable(config)
-            and summary.get("package_version") == sim.__version__
-            and summary.get("code_digest") == code_digest())
+    same = (
+        "config" in summary
+        and comparable(summary["config"]) == comparable(config)
+        and summary.get("package_version") == sim.__version__
+        and summary.get("code_digest") == code_digest()
+    )
     complete = all((out_dir / name).is_file() for name in summary.get("files", [TIMESERIES]))
     return summary if same and complete else None
 
@@ -259,8 +273,10 @@ def locked(out_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunError(f"another run is writing into {out_dir}; wait for it to finish or "
-                           "choose another directory (hydra.run.dir=...)") from None
+            raise RunError(
+                f"another run is writing into {out_dir}; wait for it to finish or "
+                "choose another directory (hydra.run.dir=...)"
+            ) from None
         try:
             if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
                 break  # the lock file we hold is still the one on disk
@@ -317,13 +333,14 @@ def check_finite(table: pd.DataFrame) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         row = table.iloc[int(np.argmax(bad))]
-        raise RunError(f"the run produced a non-finite number ({row['value']}): metric "
-                       f"{row['metric']} [{row['entity']}] of scenario {row['scenario']} in week "
-                       f"{row['step']} ({pd.Timestamp(row['date']).date()}); no results were written")
+        raise RunError(
+            f"the run produced a non-finite number ({row['value']}): metric "
+            f"{row['metric']} [{row['entity']}] of scenario {row['scenario']} in week "
+            f"{row['step']} ({pd.Timestamp(row['date']).date()}); no results were written"
+        )
 
 
-def summarise(table: pd.DataFrame, cfg: Config, wall_s: float,
-              counterfactual: str | None = None) -> dict:
+def summarise(table: pd.DataFrame, cfg: Config, wall_s: float, counterfactual: str | None = None) -> dict:
     """Annual figures per scenario in the table, plus provenance."""
     scenarios = {}
     for name, rows in table.groupby("scenario", observed=True):
@@ -331,19 +348,23 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float,
         shares = annual_gmv_share(rows)
         revenue = annual_msme_revenue(rows) / n_seeds
         scenarios[str(name)] = {
-            "annual_gmv_share": {str(y): {k: round(float(v), 5) for k, v in row.items()}
-                                 for y, row in shares.iterrows()},
-            "annual_gmv_usd_bn": {str(y): round(float(v), 3) for y, v in
-                                  (annual_total_gmv_usd_bn(rows, cfg.market.usd_idr)
-                                   / n_seeds).items()},
-            "annual_msme_revenue_idr": {str(y): {k: float(v) for k, v in row.items()}
-                                        for y, row in revenue.iterrows()},
+            "annual_gmv_share": {
+                str(y): {k: round(float(v), 5) for k, v in row.items()} for y, row in shares.iterrows()
+            },
+            "annual_gmv_usd_bn": {
+                str(y): round(float(v), 3)
+                for y, v in (annual_total_gmv_usd_bn(rows, cfg.market.usd_idr) / n_seeds).items()
+            },
+            "annual_msme_revenue_idr": {
+                str(y): {k: float(v) for k, v in row.items()} for y, row in revenue.iterrows()
+            },
         }
     effects = None
     if len(scenarios) == 2 and cfg.scenario.name in scenarios:
         other = next(n for n in scenarios if n != cfg.scenario.name)
-        effects = paired_effects(table[table["scenario"] == cfg.scenario.name],
-                                 table[table["scenario"] == other])
+        effects = paired_effects(
+            table[table["scenario"] == cfg.scenario.name], table[table["scenario"] == other]
+        )
     return {
         "scenario": cfg.scenario.name,
         "seed": cfg.seed,
@@ -354,29 +375,41 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float,
         "wall_time_s": round(wall_s, 3),
         "package_version": sim.__version__,
         "code_digest": code_digest(),
-        "files": ([TIMESERIES] + ([AGENTS] if cfg.agent_history.every_weeks else [])
-                  + (["market_share.png", "msme_revenue.png"] if cfg.figures else [])),
+        "files": (
+            [TIMESERIES]
+            + ([AGENTS] if cfg.agent_history.every_weeks else [])
+            + (["market_share.png", "msme_revenue.png"] if cfg.figures else [])
+        ),
     }
 
 
-def resolve_counterfactual(cfg: Config, counterfactual: ScenarioConfig | None
-                           ) -> ScenarioConfig | None:
+def resolve_counterfactual(cfg: Config, counterfactual: ScenarioConfig | None) -> ScenarioConfig | None:
     """The counterfactual to run beside ``cfg``: None when it is the scenario itself; refused
     when it shares the scenario's name but the overrides changed the scenario (the comparison
     would be ambiguous in every table keyed by scenario name)."""
     if counterfactual is None or counterfactual.name != cfg.scenario.name:
         return counterfactual
     if counterfactual != cfg.scenario:
-        raise ConfigError("counterfactual", f"{counterfactual.name!r} is also the name of the "
-                          "scenario being run, which the overrides change; give the modified "
-                          "scenario its own name (scenario.name=...) to compare the two, or set "
-                          "counterfactual=null", ("scenario",))
+        raise ConfigError(
+            "counterfactual",
+            f"{counterfactual.name!r} is also the name of the "
+            "scenario being run, which the overrides change; give the modified "
+            "scenario its own name (scenario.name=...) to compare the two, or set "
+            "counterfactual=null",
+            ("scenario",),
+        )
     return None
 
 
-def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
-            show_progress: bool = False, resolved_config_yaml: str | None = None,
-            extra_files: dict[str, str] | None = None, reuse_finished: bool = False) -> dict:
+def run_job(
+    cfg: Config,
+    out_dir: Path,
+    counterfactual: ScenarioConfig | None,
+    show_progress: bool = False,
+    resolved_config_yaml: str | None = None,
+    extra_files: dict[str, str] | None = None,
+    reuse_finished: bool = False,
+) -> dict:
     """Simulate the scenario (and its counterfactual, same seed) and write the run directory.
 
     Everything is written into a staging directory that replaces ``out_dir`` only when the run is
@@ -392,15 +425,27 @@ def run_job(cfg: Config, out_dir: Path, counterfactual: ScenarioConfig | None,
             (out_dir / ERROR).unlink(missing_ok=True)  # a later failed attempt no longer counts
             return {**finished, "skipped": True}
         with staged(out_dir) as stage, _log_into(stage / "run.log"):
-            return _write_run(cfg, stage, counterfactual, show_progress, resolved_config_yaml,
-                              extra_files or {})
+            return _write_run(
+                cfg, stage, counterfactual, show_progress, resolved_config_yaml, extra_files or {}
+            )
 
 
-def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, show_progress: bool,
-               resolved_config_yaml: str | None, extra_files: dict[str, str]) -> dict:
+def _write_run(
+    cfg: Config,
+    stage: Path,
+    counterfactual: ScenarioConfig | None,
+    show_progress: bool,
+    resolved_config_yaml: str | None,
+    extra_files: dict[str, str],
+) -> dict:
     started = time.perf_counter()
-    logging.getLogger("sim").info("simulating %s, seed %s, %d shoppers, %d MSMEs", cfg.scenario.name,
-                                  cfg.seed, cfg.market.shoppers.n_agents, cfg.market.msmes.n_agents)
+    logging.getLogger("sim").info(
+        "simulating %s, seed %s, %d shoppers, %d MSMEs",
+        cfg.scenario.name,
+        cfg.seed,
+        cfg.market.shoppers.n_agents,
+        cfg.market.msmes.n_agents,
+    )
     for name, text in extra_files.items():
         (stage / name).parent.mkdir(parents=True, exist_ok=True)
         (stage / name).write_text(text)
@@ -422,8 +467,9 @@ def _write_run(cfg: Config, stage: Path, counterfactual: ScenarioConfig | None, 
     if cfg.figures:
         scenarios = [cfg.scenario] + ([counterfactual] if counterfactual is not None else [])
         draw_run_figures(table, scenarios, stage, cfg.market)
-    summary = summarise(table, cfg, time.perf_counter() - started,
-                        counterfactual.name if counterfactual is not None else None)
+    summary = summarise(
+        table, cfg, time.perf_counter() - started, counterfactual.name if counterfactual is not None else None
+    )
     summary["config"] = asdict(cfg)
     write_json(stage / SUMMARY, summary)
     return summary

@@ -37,10 +37,13 @@ def record_failure(out_dir: Path, err: BaseException, record: dict[str, str] | N
     for name, text in (record or {}).items():
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
-    write_json(out_dir / ERROR, {
-        "error": f"{type(err).__name__}: {err}",
-        "traceback": "".join(traceback.format_exception(err)),
-    })
+    write_json(
+        out_dir / ERROR,
+        {
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": "".join(traceback.format_exception(err)),
+        },
+    )
 
 
 def sweep_jobs(cfg: DictConfig) -> list[list[str]]:
@@ -100,8 +103,7 @@ def report_progress(sweep_dir: Path, run_name: str, status: str) -> str:
     left = max(total - done, 0)
     elapsed = time.time() - start["started"]
     eta = elapsed / max(done, 1) * left
-    return (f"[sweep] {status} {run_name}: {done}/{total} finished, {left} left, "
-            f"about {_duration(eta)} to go")
+    return f"[sweep] {status} {run_name}: {done}/{total} finished, {left} left, about {_duration(eta)} to go"
 
 
 def say(line: str) -> None:
@@ -120,8 +122,13 @@ def _duration(seconds: float) -> str:
 # Launchers by the name a sweep or a study gives: the presets of conf/hydra/launcher/ and Hydra's
 # own plugin names. ``serial`` is Hydra's basic launcher: one job after another, in one process.
 LAUNCHERS = {
-    "serial": "basic", "basic": "basic", "parallel": "parallel", "joblib": "joblib",
-    "slurm": "slurm", "cluster_local": "cluster_local", "submitit_local": "submitit_local",
+    "serial": "basic",
+    "basic": "basic",
+    "parallel": "parallel",
+    "joblib": "joblib",
+    "slurm": "slurm",
+    "cluster_local": "cluster_local",
+    "submitit_local": "submitit_local",
     "submitit_slurm": "submitit_slurm",
 }
 # Launchers that take ``hydra.launcher.n_jobs`` (processes on this machine).
@@ -131,8 +138,7 @@ PROCESS_POOLS = ("parallel", "joblib")
 def check_launcher(launcher: str | None, key: str = "launcher") -> None:
     """Refuse a launcher that is not a preset, naming the choices."""
     if launcher is not None and launcher not in LAUNCHERS:
-        raise ConfigError(key, f"{launcher!r} is not a launcher; choose one of "
-                               f"{', '.join(LAUNCHERS)}")
+        raise ConfigError(key, f"{launcher!r} is not a launcher; choose one of {', '.join(LAUNCHERS)}")
 
 
 def launcher_arguments(launcher: str | None, workers: int | None = None) -> list[str]:
@@ -152,21 +158,35 @@ def quoted(value: str | Path) -> str:
     return "'" + str(value).replace("'", "\\'") + "'"
 
 
-def multirun_command(module: str, arguments: Sequence[str], sweep_dir: str | Path,
-                     launcher: str | None = None, workers: int | None = None) -> list[str]:
+def multirun_command(
+    module: str,
+    arguments: Sequence[str],
+    sweep_dir: str | Path,
+    launcher: str | None = None,
+    workers: int | None = None,
+) -> list[str]:
     """``python -m MODULE --multirun ARGUMENTS hydra/launcher=... hydra.sweep.dir=SWEEP_DIR``."""
-    return [sys.executable, "-m", module, "--multirun", *arguments,
-            *launcher_arguments(launcher, workers), f"hydra.sweep.dir={quoted(sweep_dir)}"]
+    return [
+        sys.executable,
+        "-m",
+        module,
+        "--multirun",
+        *arguments,
+        *launcher_arguments(launcher, workers),
+        f"hydra.sweep.dir={quoted(sweep_dir)}",
+    ]
 
 
-def stream(command: list[str], echo: bool = True,
-           prefixes: tuple[str, ...] = ("[sweep]", "[aggregate]")) -> tuple[int, list[str]]:
+def stream(
+    command: list[str], echo: bool = True, prefixes: tuple[str, ...] = ("[sweep]", "[aggregate]")
+) -> tuple[int, list[str]]:
     """Run a multirun as a child process, echoing its progress lines (those that start with one
     of ``prefixes``) as they come; return its exit code and the last lines of its output."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
     tail: deque[str] = deque(maxlen=30)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env) as process:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             line = line.rstrip("\n")

@@ -55,9 +55,11 @@ def main(cfg: DictConfig) -> dict | None:
     overrides = list(hydra_cfg.overrides.task)
     # Hydra's own .hydra/ record (hydra.output_subdir is null) is written with the run, so that a
     # refused or failed rerun does not rewrite the record of a finished one.
-    record = {".hydra/config.yaml": OmegaConf.to_yaml(cfg),
-              ".hydra/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})),
-              ".hydra/overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(overrides))}
+    record = {
+        ".hydra/config.yaml": OmegaConf.to_yaml(cfg),
+        ".hydra/hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})),
+        ".hydra/overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(overrides)),
+    }
     if not multirun:
         try:
             _refuse_unswept_experiment(hydra_cfg)
@@ -90,8 +92,10 @@ def _refuse_unswept_experiment(hydra_cfg: HydraConf) -> None:
     params = hydra_cfg.sweeper.get("params") or {}
     if params:
         name = hydra_cfg.runtime.choices.get("experiment") or "..."
-        raise ConfigError("experiment", f"{name!r} is a sweep over {', '.join(params)}; run it with "
-                                        f"sim run --multirun experiment={name}")
+        raise ConfigError(
+            "experiment",
+            f"{name!r} is a sweep over {', '.join(params)}; run it with sim run --multirun experiment={name}",
+        )
 
 
 def _remove_if_empty(out_dir: Path) -> None:
@@ -106,27 +110,43 @@ def _checked(cfg: DictConfig, overrides: list[str]) -> tuple[Config, ScenarioCon
     return config, resolve_counterfactual(config, counterfactual)
 
 
-def _run(config: Config, counterfactual: ScenarioConfig | None, out_dir: Path,
-         multirun: bool, record: dict[str, str]) -> dict:
+def _run(
+    config: Config,
+    counterfactual: ScenarioConfig | None,
+    out_dir: Path,
+    multirun: bool,
+    record: dict[str, str],
+) -> dict:
     span = dt.date.fromisoformat(config.end_date) - dt.date.fromisoformat(config.start_date)
     n_weeks = span.days // 7 + 1
     memory, seconds = estimate_resources(config, n_weeks)
-    log.info("running %s (seed %s) into %s; estimated %.1f GB, %.0f s", config.scenario.name,
-             config.seed, out_dir, memory / 2**30, seconds)
+    log.info(
+        "running %s (seed %s) into %s; estimated %.1f GB, %.0f s",
+        config.scenario.name,
+        config.seed,
+        out_dir,
+        memory / 2**30,
+        seconds,
+    )
     resolved = OmegaConf.to_yaml(OmegaConf.structured(config))
-    summary = run_job(config, out_dir, counterfactual,
-                      show_progress=_show_progress(config.progress, multirun),
-                      resolved_config_yaml=resolved, extra_files=record,
-                      reuse_finished=not config.force)
+    summary = run_job(
+        config,
+        out_dir,
+        counterfactual,
+        show_progress=_show_progress(config.progress, multirun),
+        resolved_config_yaml=resolved,
+        extra_files=record,
+        reuse_finished=not config.force,
+    )
     if summary.get("skipped"):
-        log.info("skipped %s: finished before with the same config and code (force=true reruns "
-                 "it)", out_dir)
+        log.info("skipped %s: finished before with the same config and code (force=true reruns it)", out_dir)
     else:
-        log.info("wrote %s in %.1f s", ", ".join(summary["files"] + ["summary.json"]),
-                 summary["wall_time_s"])
+        log.info("wrote %s in %.1f s", ", ".join(summary["files"] + ["summary.json"]), summary["wall_time_s"])
     if not multirun:
-        print(f"results in {out_dir}" + (" (finished before; force=true reruns it)"
-                                         if summary.get("skipped") else ""))
+        print(
+            f"results in {out_dir}"
+            + (" (finished before; force=true reruns it)" if summary.get("skipped") else "")
+        )
     return summary
 
 

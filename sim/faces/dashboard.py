@@ -31,31 +31,80 @@ MODEL_PARAMS = {
     "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
     "ban": {"type": "Checkbox", "value": True, "label": "Social-commerce ban"},
     "ban_date": {"type": "InputText", "value": "2023-10-04", "label": "Ban date (YYYY-MM-DD)"},
-    "ban_compliance": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
-                       "label": "Ban compliance"},
+    "ban_compliance": {
+        "type": "SliderFloat",
+        "value": 1.0,
+        "min": 0.0,
+        "max": 1.0,
+        "step": 0.05,
+        "label": "Ban compliance",
+    },
     # Starts at the estimated behaviour (conf/market/default.yaml).
-    "link_follow_share": {"type": "SliderFloat", "value": DEFAULT_LINK_FOLLOW,
-                          "min": 0.0, "max": 1.0, "step": 0.05,
-                          "label": "Blocked discovery demand following links to marketplaces"},
+    "link_follow_share": {
+        "type": "SliderFloat",
+        "value": DEFAULT_LINK_FOLLOW,
+        "min": 0.0,
+        "max": 1.0,
+        "step": 0.05,
+        "label": "Blocked discovery demand following links to marketplaces",
+    },
     "floor": {"type": "Checkbox", "value": True, "label": "Cross-border price floor"},
-    "floor_usd": {"type": "SliderFloat", "value": 100.0, "min": 0.0, "max": 300.0, "step": 10.0,
-                  "label": "Floor threshold (US$ per unit)"},
+    "floor_usd": {
+        "type": "SliderFloat",
+        "value": 100.0,
+        "min": 0.0,
+        "max": 300.0,
+        "step": 10.0,
+        "label": "Floor threshold (US$ per unit)",
+    },
     "pilot": {"type": "Checkbox", "value": True, "label": "TikTok-Tokopedia pilot"},
-    "local_priority": {"type": "SliderFloat", "value": 0.3, "min": 0.0, "max": 2.0, "step": 0.1,
-                       "label": "Pilot local priority"},
-    "trial_weeks": {"type": "SliderInt", "value": 16, "min": 1, "max": 52, "step": 1,
-                    "label": "Pilot trial length (weeks)"},
-    "migration_date": {"type": "InputText", "value": "2024-03-12",
-                       "label": "Checkout migration date (YYYY-MM-DD)"},
+    "local_priority": {
+        "type": "SliderFloat",
+        "value": 0.3,
+        "min": 0.0,
+        "max": 2.0,
+        "step": 0.1,
+        "label": "Pilot local priority",
+    },
+    "trial_weeks": {
+        "type": "SliderInt",
+        "value": 16,
+        "min": 1,
+        "max": 52,
+        "step": 1,
+        "label": "Pilot trial length (weeks)",
+    },
+    "migration_date": {
+        "type": "InputText",
+        "value": "2024-03-12",
+        "label": "Checkout migration date (YYYY-MM-DD)",
+    },
     "kppu_conditions": {"type": "Checkbox", "value": False, "label": "KPPU merger conditions"},
     "kppu_date": {"type": "InputText", "value": "2025-06-17", "label": "KPPU date (YYYY-MM-DD)"},
-    "tiktok_commission_scale": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 3.0,
-                                "step": 0.1,
-                                "label": "TikTok Shop commission (x schedule 1%-3%-10%)"},
-    "n_shoppers": {"type": "SliderInt", "value": DEFAULT_SHOPPERS, "min": 1000, "max": 40000,
-                   "step": 1000, "label": "Scale: shopper agents"},
-    "n_msmes": {"type": "SliderInt", "value": DEFAULT_MSMES, "min": 250, "max": 10000,
-                "step": 250, "label": "Scale: MSME agents"},
+    "tiktok_commission_scale": {
+        "type": "SliderFloat",
+        "value": 1.0,
+        "min": 0.0,
+        "max": 3.0,
+        "step": 0.1,
+        "label": "TikTok Shop commission (x schedule 1%-3%-10%)",
+    },
+    "n_shoppers": {
+        "type": "SliderInt",
+        "value": DEFAULT_SHOPPERS,
+        "min": 1000,
+        "max": 40000,
+        "step": 1000,
+        "label": "Scale: shopper agents",
+    },
+    "n_msmes": {
+        "type": "SliderInt",
+        "value": DEFAULT_MSMES,
+        "min": 250,
+        "max": 10000,
+        "step": 250,
+        "label": "Scale: MSME agents",
+    },
 }
 DPI = 80
 
@@ -93,11 +142,11 @@ def WeekStatus(model: PolicyVsCounterfactual):
         date = model.current_date
         total = len(model.dates)
         if date is None:
-            solara.Text(f"Week shown: none yet (0 of {total}); press Step or ▶",
-                        classes=["week-shown"])
+            solara.Text(f"Week shown: none yet (0 of {total}); press Step or ▶", classes=["week-shown"])
         else:
-            solara.Text(f"Week shown: {date:%d %b %Y} (week {model.week + 1} of {total})",
-                        classes=["week-shown"])
+            solara.Text(
+                f"Week shown: {date:%d %b %Y} (week {model.week + 1} of {total})", classes=["week-shown"]
+            )
             solara.Text("That week: " + "; ".join(model.policy_state()), classes=["week-rules"])
         solara.Text("Solid: chosen policy (the levers); dashed: no policy, same seed.")
         for i, group in enumerate(event_markers(model.events), start=1):
@@ -119,6 +168,7 @@ def LivePage():
 
 
 # --- sweep browser ------------------------------------------------------------------------------
+
 
 def find_sweeps(root: Path) -> list[Path]:
     """Finished sweep folders (with the aggregate's ``runs.csv``) under ``root``, newest first."""
@@ -153,8 +203,9 @@ def load_sweep_figures(folder: str) -> tuple[str, dict]:
     runs = result.runs
     ok = runs[runs["status"] == "ok"]
     variants = ", ".join(f"{v} ({n} seeds)" for v, n in ok.groupby("variant")["seed"].nunique().items())
-    text = (f"{len(ok)} of {len(runs)} runs ok in {path}. Variants: {variants}."
-            + ("" if figures else " More variants than the figures can show: none drawn."))
+    text = f"{len(ok)} of {len(runs)} runs ok in {path}. Variants: {variants}." + (
+        "" if figures else " More variants than the figures can show: none drawn."
+    )
     return text, figures
 
 
@@ -172,5 +223,6 @@ def SweepPage():
         solara.Text(text, classes=["sweep-summary"])
         for name in ("market_share.png", "policy_effect.png"):
             if name in figures:
-                solara.FigureMatplotlib(figures[name], dependencies=[folder.value, name],
-                                        format="png", dpi=70)
+                solara.FigureMatplotlib(
+                    figures[name], dependencies=[folder.value, name], format="png", dpi=70
+                )

@@ -72,8 +72,9 @@ class Bounds:
         return f"{'(' if self.lo_open else '['}{show(self.lo)}, {show(self.hi)}{')' if self.hi_open else ']'}"
 
 
-def bounds(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
-           note: str = "") -> dict[str, Any]:
+def bounds(
+    lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False, note: str = ""
+) -> dict[str, Any]:
     """Field metadata: the value must lie between ``lo`` and ``hi`` (inclusive unless open).
     ``note`` states a check against other fields (documentation; ``validate`` makes the check)."""
     return {"bounds": Bounds(lo, hi, lo_open, hi_open), "note": note}
@@ -138,10 +139,12 @@ class PlatformConfig:
     # share of GMV kept by the platform (take rate)
     commission: float = field(default=0.05, metadata=bounds(0, 1))
     commission_changes: list[RateChange] = field(
-        default_factory=list, metadata=note("each date once; replaces `commission` from its date"))
+        default_factory=list, metadata=note("each date once; replaces `commission` from its date")
+    )
     # buyer subsidy, share of list price paid by the platform
     subsidy: float = field(
-        default=0.02, metadata=bounds(0, 0.95, note="subsidy_min <= subsidy <= subsidy_max"))
+        default=0.02, metadata=bounds(0, 0.95, note="subsidy_min <= subsidy <= subsidy_max")
+    )
     subsidy_min: float = field(default=0.0, metadata=bounds(0, 0.95))
     subsidy_max: float = field(default=0.10, metadata=bounds(0, 0.95))
     subsidy_budget_idr_per_year: float = field(default=5.0e12, metadata=bounds(0, 1e16))
@@ -232,20 +235,22 @@ class MSMEConfig:
     large_capacity_share: float = field(default=0.0, metadata=bounds(0, 1, hi_open=True))
     origin_agent_shares: dict[str, float] = field(
         default_factory=lambda: {"local": 0.6, "import_reseller": 0.3, "cross_border": 0.1},
-        metadata=bounds(0, 1, note="keys local, import_reseller, cross_border; sum 1"))
+        metadata=bounds(0, 1, note="keys local, import_reseller, cross_border; sum 1"),
+    )
     # share of domestic MSMEs that resell imports
     import_reseller_firm_share: float = field(
-        default=0.3, metadata=bounds(0, 1, note="each origin with agents stands for >= 1 firm"))
+        default=0.3, metadata=bounds(0, 1, note="each origin with agents stands for >= 1 firm")
+    )
     categories: list[str] = field(
         default_factory=lambda: ["fashion", "beauty", "electronics", "household", "food"],
-        metadata=nonempty(note="at least one; unique"))
+        metadata=nonempty(note="at least one; unique"),
+    )
     # unit cost relative to the reference price 1.0
     unit_cost_local: float = field(default=0.75, metadata=bounds(0, 10, lo_open=True))
     unit_cost_import_reseller: float = field(default=0.65, metadata=bounds(0, 10, lo_open=True))
     unit_cost_cross_border: float = field(default=0.5, metadata=bounds(0, 10, lo_open=True))
     # initial price = cost x (1 + markup)
-    markup: float = field(
-        default=0.3, metadata=bounds(0, 10, note="min_markup <= markup <= max_markup"))
+    markup: float = field(default=0.3, metadata=bounds(0, 10, note="min_markup <= markup <= max_markup"))
     min_markup: float = field(default=0.02, metadata=bounds(0, 10))
     max_markup: float = field(default=1.0, metadata=bounds(0, 10))
     quality_sd: float = field(default=0.3, metadata=bounds(0, 5))
@@ -289,7 +294,8 @@ class MSMEConfig:
     # joining-rate multiplier on social storefronts, by seller origin
     social_affinity: dict[str, float] = field(
         default_factory=lambda: {"local": 1.0, "import_reseller": 1.0, "cross_border": 1.0},
-        metadata=bounds(0, 100, note="keys local, import_reseller, cross_border"))
+        metadata=bounds(0, 100, note="keys local, import_reseller, cross_border"),
+    )
 
 
 @dataclass
@@ -309,12 +315,14 @@ class MacroConfig:
 
     # Dec-on-Dec CPI inflation, share per year
     cpi_inflation: dict[str, float] = field(
-        default_factory=dict, metadata=bounds(-0.5, 1, lo_open=True, hi_open=True,
-                                              note="keys are calendar years YYYY"))
+        default_factory=dict,
+        metadata=bounds(-0.5, 1, lo_open=True, hi_open=True, note="keys are calendar years YYYY"),
+    )
     # real spend growth per person, share per year
     real_spend_growth: dict[str, float] = field(
-        default_factory=dict, metadata=bounds(-0.5, 1, lo_open=True, hi_open=True,
-                                              note="keys are calendar years YYYY"))
+        default_factory=dict,
+        metadata=bounds(-0.5, 1, lo_open=True, hi_open=True, note="keys are calendar years YYYY"),
+    )
     # last day of COVID-19 mobility restrictions (PPKM)
     mobility_restrictions_until: str = field(default="2000-01-01", metadata=iso_date())
     # utils added to the offline channel while the restrictions hold
@@ -358,13 +366,16 @@ class PilotConfig:
     # announcement (TikTok buys 75.01% of Tokopedia)
     deal_date: str = field(
         default="2023-12-11",
-        metadata=iso_date(note="in the horizon when enabled; <= close_date, <= migration_date"))
+        metadata=iso_date(note="in the horizon when enabled; <= close_date, <= migration_date"),
+    )
     # legal close: one operator group from here
     close_date: str = field(
-        default="2024-01-31", metadata=iso_date(note="in the horizon when enabled; >= deal_date"))
+        default="2024-01-31", metadata=iso_date(note="in the horizon when enabled; >= deal_date")
+    )
     relaunch_date: str = field(
         default="2023-12-12",
-        metadata=iso_date(note="in the horizon when enabled; <= migration_date, >= the ban date"))
+        metadata=iso_date(note="in the horizon when enabled; <= migration_date, >= the ban date"),
+    )
     # weeks over which the relaunched checkout reaches all its users
     relaunch_ramp_weeks: int = field(default=6, metadata=bounds(0, 260))
     trial_weeks: int = field(default=16, metadata=bounds(1, 520))
@@ -372,7 +383,8 @@ class PilotConfig:
     local_priority: float = field(default=0.3, metadata=bounds(0, 10))
     migration_date: str = field(
         default="2024-03-12",
-        metadata=iso_date(note="in the horizon when enabled; >= relaunch_date, >= deal_date"))
+        metadata=iso_date(note="in the horizon when enabled; >= relaunch_date, >= deal_date"),
+    )
     # after migration the partner's listed sellers sell on the storefront too
     shared_seller_pool: bool = True
     # share of the storefront's discovery sales the group routes to the partner's checkout after
@@ -410,7 +422,8 @@ class AgentHistoryConfig:
     # 0 = off; K = record the fields every K weeks
     every_weeks: int = field(default=0, metadata=bounds(0, 520))
     msme_fields: list[str] = field(
-        default_factory=lambda: ["revenue_idr", "price", "cash_idr", "storefronts"])
+        default_factory=lambda: ["revenue_idr", "price", "cash_idr", "storefronts"]
+    )
     shopper_fields: list[str] = field(default_factory=list)
     # refuse a history that would hold more than this in memory
     max_mb: float = field(default=512.0, metadata=bounds(0, 1e6, lo_open=True))
@@ -424,12 +437,18 @@ class Config:
     # run seeds seed, seed+1, ..., seed+seeds-1: one table, figures with bands
     seeds: int = field(default=1, metadata=bounds(1, 1000))
     start_date: str = field(default="2021-01-04", metadata=iso_date())
-    end_date: str = field(default="2025-12-29", metadata=iso_date(
-        note=f"after start_date, at most {MAX_HORIZON_WEEKS} weeks later"))
+    end_date: str = field(
+        default="2025-12-29",
+        metadata=iso_date(note=f"after start_date, at most {MAX_HORIZON_WEEKS} weeks later"),
+    )
     # unrecorded weeks under the start date's rules before the start
     burn_in_weeks: int = field(default=52, metadata=bounds(0, MAX_BURN_IN_WEEKS))
-    counterfactual: str | None = field(default="no_policy", metadata=note(
-        "a scenario in conf/scenario, or null; not empty; not a modified scenario of the same name"))
+    counterfactual: str | None = field(
+        default="no_policy",
+        metadata=note(
+            "a scenario in conf/scenario, or null; not empty; not a modified scenario of the same name"
+        ),
+    )
     progress: str = field(default="auto", metadata=choice("auto", "on", "off"))
     figures: bool = True
     force: bool = False  # rerun even if summary.json shows this run finished with this config
@@ -459,8 +478,11 @@ def _in_horizon(key: str, value: str, start: dt.date, end: dt.date) -> dt.date:
     enabled, so the policy's ``enabled`` key is one of the keys involved)."""
     day = parse_date(key, value)
     if not start <= day <= end:
-        raise ConfigError(key, f"{value} is outside the horizon {start} to {end}",
-                          ("start_date", "end_date", key.rsplit(".", 1)[0] + ".enabled"))
+        raise ConfigError(
+            key,
+            f"{value} is outside the horizon {start} to {end}",
+            ("start_date", "end_date", key.rsplit(".", 1)[0] + ".enabled"),
+        )
     return day
 
 
@@ -495,8 +517,13 @@ def check_fields(node: Any, prefix: str = "") -> None:
         if is_dataclass(value):
             check_fields(value, key + ".")
             continue
-        items = (value.items() if isinstance(value, dict)
-                 else enumerate(value) if isinstance(value, list) else None)
+        items = (
+            value.items()
+            if isinstance(value, dict)
+            else enumerate(value)
+            if isinstance(value, list)
+            else None
+        )
         if items is None:
             _check_value(key, value, f.metadata)
             continue
@@ -514,12 +541,17 @@ def validate(cfg: Config) -> None:
     start = parse_date("start_date", cfg.start_date)
     end = parse_date("end_date", cfg.end_date)
     if end <= start:
-        raise ConfigError("end_date", f"{cfg.end_date} must be after start_date {cfg.start_date}",
-                          ("start_date",))
+        raise ConfigError(
+            "end_date", f"{cfg.end_date} must be after start_date {cfg.start_date}", ("start_date",)
+        )
     n_weeks = (end - start).days // 7 + 1
     if n_weeks > MAX_HORIZON_WEEKS:
-        raise ConfigError("end_date", f"the horizon from start_date {cfg.start_date} is {n_weeks} "
-                                      f"weeks; at most {MAX_HORIZON_WEEKS} are allowed", ("start_date",))
+        raise ConfigError(
+            "end_date",
+            f"the horizon from start_date {cfg.start_date} is {n_weeks} "
+            f"weeks; at most {MAX_HORIZON_WEEKS} are allowed",
+            ("start_date",),
+        )
     if cfg.counterfactual is not None and not cfg.counterfactual.strip():
         raise ConfigError("counterfactual", "is empty; give a scenario name, or null for none")
     if cfg.point >= 0 and not cfg.point_file:
@@ -532,24 +564,35 @@ def validate(cfg: Config) -> None:
 
 def _validate_history(cfg: Config, n_weeks: int) -> None:
     h = cfg.agent_history
-    for key, given, allowed in (("msme_fields", h.msme_fields, MSME_HISTORY_FIELDS),
-                                ("shopper_fields", h.shopper_fields, SHOPPER_HISTORY_FIELDS)):
+    for key, given, allowed in (
+        ("msme_fields", h.msme_fields, MSME_HISTORY_FIELDS),
+        ("shopper_fields", h.shopper_fields, SHOPPER_HISTORY_FIELDS),
+    ):
         for i, name in enumerate(given):
             if name not in allowed:
-                raise ConfigError(f"agent_history.{key}.{i}",
-                                  f"{name!r} is not one of {', '.join(allowed)}")
+                raise ConfigError(f"agent_history.{key}.{i}", f"{name!r} is not one of {', '.join(allowed)}")
     if h.every_weeks:
         snapshots = -(-n_weeks // h.every_weeks)
-        values = snapshots * (cfg.market.msmes.n_agents * len(h.msme_fields)
-                              + cfg.market.shoppers.n_agents * len(h.shopper_fields))
+        values = snapshots * (
+            cfg.market.msmes.n_agents * len(h.msme_fields)
+            + cfg.market.shoppers.n_agents * len(h.shopper_fields)
+        )
         megabytes = values * 4 / 2**20
         if megabytes > h.max_mb:
-            raise ConfigError("agent_history.every_weeks",
-                              f"would hold {megabytes:.0f} MB, above agent_history.max_mb="
-                              f"{h.max_mb:g}; record fewer fields or less often",
-                              ("agent_history.max_mb", "agent_history.msme_fields",
-                               "agent_history.shopper_fields", "market.shoppers.n_agents",
-                               "market.msmes.n_agents", "start_date", "end_date"))
+            raise ConfigError(
+                "agent_history.every_weeks",
+                f"would hold {megabytes:.0f} MB, above agent_history.max_mb="
+                f"{h.max_mb:g}; record fewer fields or less often",
+                (
+                    "agent_history.max_mb",
+                    "agent_history.msme_fields",
+                    "agent_history.shopper_fields",
+                    "market.shoppers.n_agents",
+                    "market.msmes.n_agents",
+                    "start_date",
+                    "end_date",
+                ),
+            )
 
 
 def _ordered(keys: tuple[str, ...], values: tuple[float, ...], what: str) -> None:
@@ -557,8 +600,12 @@ def _ordered(keys: tuple[str, ...], values: tuple[float, ...], what: str) -> Non
     short = [k.rsplit(".", 1)[1] for k in keys]
     for i in range(len(keys) - 1):
         if values[i] > values[i + 1]:
-            raise ConfigError(keys[i], f"{values[i]:g} is above {keys[i + 1]} {values[i + 1]:g}; "
-                                       f"{what} must be ordered {' <= '.join(short)}", (keys[i + 1],))
+            raise ConfigError(
+                keys[i],
+                f"{values[i]:g} is above {keys[i + 1]} {values[i + 1]:g}; "
+                f"{what} must be ordered {' <= '.join(short)}",
+                (keys[i + 1],),
+            )
 
 
 def _validate_market(market: MarketConfig) -> None:
@@ -566,50 +613,80 @@ def _validate_market(market: MarketConfig) -> None:
         raise ConfigError("market.platforms", "the roster is empty; give at least one platform")
     names = [p.name for p in market.platforms.values()]
     if len(set(names)) != len(names):
-        raise ConfigError("market.platforms", f"storefront names must be unique, got {names}",
-                          tuple(f"market.platforms.{k}.name" for k in market.platforms))
+        raise ConfigError(
+            "market.platforms",
+            f"storefront names must be unique, got {names}",
+            tuple(f"market.platforms.{k}.name" for k in market.platforms),
+        )
     for key, p in market.platforms.items():
         prefix = f"market.platforms.{key}"
-        _ordered((f"{prefix}.subsidy_min", f"{prefix}.subsidy", f"{prefix}.subsidy_max"),
-                 (p.subsidy_min, p.subsidy, p.subsidy_max), "the subsidy and its floor and cap")
+        _ordered(
+            (f"{prefix}.subsidy_min", f"{prefix}.subsidy", f"{prefix}.subsidy_max"),
+            (p.subsidy_min, p.subsidy, p.subsidy_max),
+            "the subsidy and its floor and cap",
+        )
         if p.initial_adoption > p.reach:
-            raise ConfigError(f"{prefix}.initial_adoption",
-                              f"{p.initial_adoption:g} is above reach {p.reach:g} (the share who can "
-                              "ever adopt the app)", (f"{prefix}.reach",))
+            raise ConfigError(
+                f"{prefix}.initial_adoption",
+                f"{p.initial_adoption:g} is above reach {p.reach:g} (the share who can ever adopt the app)",
+                (f"{prefix}.reach",),
+            )
         dates = [c.date for c in p.commission_changes]
         if len(set(dates)) != len(dates):
-            raise ConfigError(f"{prefix}.commission_changes",
-                              f"two changes on one date ({sorted(dates)}); give each date once")
+            raise ConfigError(
+                f"{prefix}.commission_changes",
+                f"two changes on one date ({sorted(dates)}); give each date once",
+            )
     s = market.shoppers
     if s.network_degree % 2 or s.network_degree >= s.n_agents:
-        raise ConfigError("market.shoppers.network_degree",
-                          f"must be an even number >= 0 and below n_agents ({s.n_agents}), "
-                          f"got {s.network_degree}", ("market.shoppers.n_agents",))
+        raise ConfigError(
+            "market.shoppers.network_degree",
+            f"must be an even number >= 0 and below n_agents ({s.n_agents}), got {s.network_degree}",
+            ("market.shoppers.n_agents",),
+        )
     m = market.msmes
-    _ordered(("market.msmes.min_markup", "market.msmes.markup", "market.msmes.max_markup"),
-             (m.min_markup, m.markup, m.max_markup), "the markups")
+    _ordered(
+        ("market.msmes.min_markup", "market.msmes.markup", "market.msmes.max_markup"),
+        (m.min_markup, m.markup, m.max_markup),
+        "the markups",
+    )
     allowed = {"local", "import_reseller", "cross_border"}
     if set(m.origin_agent_shares) != allowed:
-        raise ConfigError("market.msmes.origin_agent_shares",
-                          f"keys must be exactly {sorted(allowed)}, got {sorted(m.origin_agent_shares)}")
+        raise ConfigError(
+            "market.msmes.origin_agent_shares",
+            f"keys must be exactly {sorted(allowed)}, got {sorted(m.origin_agent_shares)}",
+        )
     total = sum(m.origin_agent_shares.values())
     if abs(total - 1.0) > 1e-6:
-        raise ConfigError("market.msmes.origin_agent_shares", f"shares must sum to 1, got {total:.6g}",
-                          tuple(f"market.msmes.origin_agent_shares.{k}" for k in allowed))
+        raise ConfigError(
+            "market.msmes.origin_agent_shares",
+            f"shares must sum to 1, got {total:.6g}",
+            tuple(f"market.msmes.origin_agent_shares.{k}" for k in allowed),
+        )
     share_key = "market.msmes.import_reseller_firm_share"
-    stand_for = {"local": (share_key, m.firms * (1 - m.import_reseller_firm_share)),
-                 "import_reseller": (share_key, m.firms * m.import_reseller_firm_share),
-                 "cross_border": ("market.msmes.cross_border_firms", m.cross_border_firms)}
+    stand_for = {
+        "local": (share_key, m.firms * (1 - m.import_reseller_firm_share)),
+        "import_reseller": (share_key, m.firms * m.import_reseller_firm_share),
+        "cross_border": ("market.msmes.cross_border_firms", m.cross_border_firms),
+    }
     for origin, (key, firms) in stand_for.items():
         if m.origin_agent_shares[origin] > 0 and firms < 1:
-            raise ConfigError(key, f"the {origin} agents (origin_agent_shares.{origin}="
-                                   f"{m.origin_agent_shares[origin]:g}) would stand for {firms:g} "
-                                   "firms; give them at least one firm or set their share to 0",
-                              (f"market.msmes.origin_agent_shares.{origin}", "market.msmes.firms",
-                               "market.msmes.origin_agent_shares"))
+            raise ConfigError(
+                key,
+                f"the {origin} agents (origin_agent_shares.{origin}="
+                f"{m.origin_agent_shares[origin]:g}) would stand for {firms:g} "
+                "firms; give them at least one firm or set their share to 0",
+                (
+                    f"market.msmes.origin_agent_shares.{origin}",
+                    "market.msmes.firms",
+                    "market.msmes.origin_agent_shares",
+                ),
+            )
     if set(m.social_affinity) != allowed:
-        raise ConfigError("market.msmes.social_affinity",
-                          f"keys must be exactly {sorted(allowed)}, got {sorted(m.social_affinity)}")
+        raise ConfigError(
+            "market.msmes.social_affinity",
+            f"keys must be exactly {sorted(allowed)}, got {sorted(m.social_affinity)}",
+        )
     for name in ("cpi_inflation", "real_spend_growth"):
         for year in getattr(market.macro, name):
             if not (str(year).isdigit() and len(str(year)) == 4):
@@ -620,26 +697,32 @@ def _validate_market(market: MarketConfig) -> None:
         raise ConfigError("market.msmes.categories", f"names must be unique, got {m.categories}")
 
 
-def _validate_scenario(sc: ScenarioConfig, market: MarketConfig, start: dt.date,
-                       end: dt.date) -> None:
+def _validate_scenario(sc: ScenarioConfig, market: MarketConfig, start: dt.date, end: dt.date) -> None:
     names = {p.name for p in market.platforms.values()}
     roster = ", ".join(sorted(names))
     roster_keys = tuple(f"market.platforms.{k}.{f}" for k in market.platforms for f in ("name", "kind"))
     ban = sc.social_commerce_ban
     for i, platform in enumerate(ban.platforms):
         if platform not in names:
-            raise ConfigError(f"scenario.social_commerce_ban.platforms.{i}",
-                              f"{platform!r} is not in the roster ({roster})", roster_keys)
+            raise ConfigError(
+                f"scenario.social_commerce_ban.platforms.{i}",
+                f"{platform!r} is not in the roster ({roster})",
+                roster_keys,
+            )
     if len(set(ban.platforms)) != len(ban.platforms):
-        raise ConfigError("scenario.social_commerce_ban.platforms",
-                          f"names a platform twice: {ban.platforms}")
+        raise ConfigError(
+            "scenario.social_commerce_ban.platforms", f"names a platform twice: {ban.platforms}"
+        )
     ban_date = None
     if ban.enabled:
         ban_date = _in_horizon("scenario.social_commerce_ban.date", ban.date, start, end)
         if not ban.platforms and not any(p.kind == "social" for p in market.platforms.values()):
-            raise ConfigError("scenario.social_commerce_ban.enabled",
-                              "the roster has no social platform to ban; name the platforms in "
-                              "scenario.social_commerce_ban.platforms", roster_keys)
+            raise ConfigError(
+                "scenario.social_commerce_ban.enabled",
+                "the roster has no social platform to ban; name the platforms in "
+                "scenario.social_commerce_ban.platforms",
+                roster_keys,
+            )
     floor = sc.cross_border_floor
     if floor.enabled:
         _in_horizon("scenario.cross_border_floor.date", floor.date, start, end)
@@ -647,27 +730,39 @@ def _validate_scenario(sc: ScenarioConfig, market: MarketConfig, start: dt.date,
     prefix = "scenario.tiktok_tokopedia_pilot"
     for key in ("storefront", "partner"):
         if getattr(pilot, key) not in names:
-            raise ConfigError(f"{prefix}.{key}",
-                              f"{getattr(pilot, key)!r} is not in the roster ({roster})", roster_keys)
+            raise ConfigError(
+                f"{prefix}.{key}", f"{getattr(pilot, key)!r} is not in the roster ({roster})", roster_keys
+            )
     if pilot.storefront == pilot.partner:
-        raise ConfigError(f"{prefix}.partner",
-                          f"{pilot.partner!r} is also the storefront; the partner must be another "
-                          "platform", (f"{prefix}.storefront",))
+        raise ConfigError(
+            f"{prefix}.partner",
+            f"{pilot.partner!r} is also the storefront; the partner must be another platform",
+            (f"{prefix}.storefront",),
+        )
     if pilot.enabled:
-        days = {name: _in_horizon(f"{prefix}.{name}", getattr(pilot, name), start, end)
-                for name in ("deal_date", "close_date", "relaunch_date", "migration_date")}
-        for first, then in (("relaunch_date", "migration_date"), ("deal_date", "close_date"),
-                            ("deal_date", "migration_date")):
+        days = {
+            name: _in_horizon(f"{prefix}.{name}", getattr(pilot, name), start, end)
+            for name in ("deal_date", "close_date", "relaunch_date", "migration_date")
+        }
+        for first, then in (
+            ("relaunch_date", "migration_date"),
+            ("deal_date", "close_date"),
+            ("deal_date", "migration_date"),
+        ):
             if days[first] > days[then]:
-                raise ConfigError(f"{prefix}.{then}",
-                                  f"{days[then]} is before {first} {days[first]} "
-                                  f"({prefix}.{first}); the pilot's dates must run deal <= close, "
-                                  "deal <= migration and relaunch <= migration", (f"{prefix}.{first}",))
+                raise ConfigError(
+                    f"{prefix}.{then}",
+                    f"{days[then]} is before {first} {days[first]} "
+                    f"({prefix}.{first}); the pilot's dates must run deal <= close, "
+                    "deal <= migration and relaunch <= migration",
+                    (f"{prefix}.{first}",),
+                )
         if ban_date is not None and days["relaunch_date"] < ban_date:
-            raise ConfigError(f"{prefix}.relaunch_date",
-                              f"{pilot.relaunch_date} is before the ban date {ban.date}",
-                              ("scenario.social_commerce_ban.date",
-                               "scenario.social_commerce_ban.enabled"))
+            raise ConfigError(
+                f"{prefix}.relaunch_date",
+                f"{pilot.relaunch_date} is before the ban date {ban.date}",
+                ("scenario.social_commerce_ban.date", "scenario.social_commerce_ban.enabled"),
+            )
     if sc.kppu_conditions.enabled:
         _in_horizon("scenario.kppu_conditions.date", sc.kppu_conditions.date, start, end)
 
@@ -690,12 +785,17 @@ def estimate_resources(cfg: Config, n_weeks: int) -> tuple[float, float]:
     built: one scenario (the counterfactual runs after it and reuses the memory)."""
     s, m = cfg.market.shoppers, cfg.market.msmes
     channels = len(cfg.market.platforms) + 1
-    memory = (BASE_BYTES + s.n_agents * (BYTES_PER_SHOPPER + channels * BYTES_PER_SHOPPER_CHANNEL
-                                         + s.network_degree * BYTES_PER_TIE)
-              + m.n_agents * channels * BYTES_PER_FIRM_CHANNEL)
+    memory = (
+        BASE_BYTES
+        + s.n_agents
+        * (BYTES_PER_SHOPPER + channels * BYTES_PER_SHOPPER_CHANNEL + s.network_degree * BYTES_PER_TIE)
+        + m.n_agents * channels * BYTES_PER_FIRM_CHANNEL
+    )
     weeks = n_weeks + cfg.burn_in_weeks
-    seconds = weeks * (s.n_agents * channels * SECONDS_PER_SHOPPER_CHANNEL_WEEK
-                       + m.n_agents * channels * SECONDS_PER_FIRM_CHANNEL_WEEK)
+    seconds = weeks * (
+        s.n_agents * channels * SECONDS_PER_SHOPPER_CHANNEL_WEEK
+        + m.n_agents * channels * SECONDS_PER_FIRM_CHANNEL_WEEK
+    )
     runs = 2 if cfg.counterfactual and cfg.counterfactual != cfg.scenario.name else 1
     return memory, seconds * runs
 
@@ -717,12 +817,13 @@ def check_resources(cfg: Config, n_weeks: int) -> None:
     memory, seconds = estimate_resources(cfg, n_weeks)
     free = available_memory()
     if memory > MEMORY_HEADROOM * free:
-        raise ConfigError("market.shoppers.n_agents",
-                          f"a run of {cfg.market.shoppers.n_agents} shoppers and "
-                          f"{cfg.market.msmes.n_agents} MSMEs needs about {memory / 2**30:.1f} GB "
-                          f"(and {seconds / 60:.0f} min); this machine has {free / 2**30:.1f} GB free",
-                          ("market.msmes.n_agents", "market.shoppers.network_degree",
-                           "market.platforms"))
+        raise ConfigError(
+            "market.shoppers.n_agents",
+            f"a run of {cfg.market.shoppers.n_agents} shoppers and "
+            f"{cfg.market.msmes.n_agents} MSMEs needs about {memory / 2**30:.1f} GB "
+            f"(and {seconds / 60:.0f} min); this machine has {free / 2**30:.1f} GB free",
+            ("market.msmes.n_agents", "market.shoppers.network_degree", "market.platforms"),
+        )
 
 
 def dataclass_keys(node: Any, prefix: str = "") -> list[str]:

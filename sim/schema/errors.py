@@ -43,8 +43,10 @@ def describe(err: BaseException) -> tuple[str, int] | None:
     if isinstance(err, RunError):
         return f"error: {err}", EXIT_RUN
     if isinstance(err, KeyboardInterrupt):
-        return "interrupted (Ctrl-C); a finished run in the same directory is left as it was", \
-            EXIT_INTERRUPTED
+        return (
+            "interrupted (Ctrl-C); a finished run in the same directory is left as it was",
+            EXIT_INTERRUPTED,
+        )
     if isinstance(err, OSError):
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
         reason = err.strerror or str(err)

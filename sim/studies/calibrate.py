@@ -50,20 +50,34 @@ class CalibrateConfig(Launch):
     """``sim calibrate``: its keys (``Launch`` adds the launcher's; ``workers`` is also the
     number of Optuna workers)."""
 
-    parameters: dict[str, ParameterRange] = field(default_factory=dict, metadata=helps(
-        "the search space, config key -> {low, high, log} (conf/calibration/default.yaml)"))
+    parameters: dict[str, ParameterRange] = field(
+        default_factory=dict,
+        metadata=helps("the search space, config key -> {low, high, log} (conf/calibration/default.yaml)"),
+    )
     trials: int = field(default=40, metadata=helps("completed trials the study should hold"))
     seeds: int = field(default=3, metadata=helps("seeds averaged per trial"))
     study: str = field(default="default", metadata=helps("the study's name (its SQLite file)"))
-    out: str = field(default="results/calibrate", metadata=helps(
-        "where the study (STUDY.db) and its folder STUDY/ with calibrated.yaml and the report go"))
+    out: str = field(
+        default="results/calibrate",
+        metadata=helps(
+            "where the study (STUDY.db) and its folder STUDY/ with calibrated.yaml and the report go"
+        ),
+    )
     fit_end: str = field(default="2023-09-25", metadata=helps("last date of each trial's runs"))
-    model_overrides: list[str] = field(default_factory=list, metadata=helps(
-        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=10000"]'))
+    model_overrides: list[str] = field(
+        default_factory=list,
+        metadata=helps(
+            'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=10000"]'
+        ),
+    )
     sampler_seed: int = field(default=0, metadata=helps("seed of the first worker's TPE sampler"))
-    promote: str = field(default="", metadata=helps(
-        "instead of calibrating, copy this calibrated.yaml into conf/market/ (sim run "
-        "market=calibrated then uses it)"))
+    promote: str = field(
+        default="",
+        metadata=helps(
+            "instead of calibrating, copy this calibrated.yaml into conf/market/ (sim run "
+            "market=calibrated then uses it)"
+        ),
+    )
 
 
 # Tolerances that turn each target's error into a z-score: the model issue's fit bands.
@@ -94,16 +108,22 @@ def pre_ban_targets() -> list[Target]:
     t = calibration_targets()
     out = []
     for row in t[(t.metric == "gmv_share") & (t.period == "2022")].itertuples():
-        out.append(Target(f"share_2022_{row.platform}", row.value / 100, SHARE_TOLERANCE, "level",
-                          row.source))
+        out.append(
+            Target(f"share_2022_{row.platform}", row.value / 100, SHARE_TOLERANCE, "level", row.source)
+        )
     total = t[(t.metric == "gmv_total") & (t.period == "2022")].iloc[0]
-    out.append(Target("gmv_2022_usd_bn", float(total.value), TOTAL_TOLERANCE, "relative",
-                      total.source))
+    out.append(Target("gmv_2022_usd_bn", float(total.value), TOTAL_TOLERANCE, "relative", total.source))
     q3 = t[(t.metric == "gmv_share") & (t.period == "2023Q3")].iloc[0]
-    out.append(Target("share_2023Q3_TikTok Shop", q3.value / 100, TIKTOK_Q3_TOLERANCE, "level",
-                      q3.source))
-    out.append(Target("share_2021_TikTok Shop", TIKTOK_2021_CAP, 0.01, "cap",
-                      "launch 2021-04-17 (policy_timeline.csv); under 2% in 2021"))
+    out.append(Target("share_2023Q3_TikTok Shop", q3.value / 100, TIKTOK_Q3_TOLERANCE, "level", q3.source))
+    out.append(
+        Target(
+            "share_2021_TikTok Shop",
+            TIKTOK_2021_CAP,
+            0.01,
+            "cap",
+            "launch 2021-04-17 (policy_timeline.csv); under 2% in 2021",
+        )
+    )
     return out
 
 
@@ -124,8 +144,14 @@ def model_moments(overrides: list[str], seeds: int) -> dict[str, float]:
 
 
 def trial_overrides(cc: CalibrateConfig, params: dict[str, float]) -> list[str]:
-    return ["scenario=no_policy", f"end_date={cc.fit_end}", "counterfactual=null",
-            "figures=false", *cc.model_overrides, *(f"{k}={v!r}" for k, v in params.items())]
+    return [
+        "scenario=no_policy",
+        f"end_date={cc.fit_end}",
+        "counterfactual=null",
+        "figures=false",
+        *cc.model_overrides,
+        *(f"{k}={v!r}" for k, v in params.items()),
+    ]
 
 
 def _storage(cc: CalibrateConfig):
@@ -133,8 +159,9 @@ def _storage(cc: CalibrateConfig):
 
     folder = Path(cc.out)
     folder.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(f"sqlite:///{folder / (cc.study + '.db')}",
-                                      engine_kwargs={"connect_args": {"timeout": 120}})
+    return optuna.storages.RDBStorage(
+        f"sqlite:///{folder / (cc.study + '.db')}", engine_kwargs={"connect_args": {"timeout": 120}}
+    )
 
 
 def _worker(cc: CalibrateConfig, worker: int) -> None:
@@ -142,13 +169,13 @@ def _worker(cc: CalibrateConfig, worker: int) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=cc.sampler_seed + worker)
-    study = optuna.create_study(study_name=cc.study, storage=_storage(cc), direction="minimize",
-                                load_if_exists=True, sampler=sampler)
+    study = optuna.create_study(
+        study_name=cc.study, storage=_storage(cc), direction="minimize", load_if_exists=True, sampler=sampler
+    )
     targets = pre_ban_targets()
 
     def objective(trial: optuna.Trial) -> float:
-        params = {key: trial.suggest_float(key, r.low, r.high, log=r.log)
-                  for key, r in cc.parameters.items()}
+        params = {key: trial.suggest_float(key, r.low, r.high, log=r.log) for key, r in cc.parameters.items()}
         moments = model_moments(trial_overrides(cc, params), cc.seeds)
         trial.set_user_attr("moments", moments)
         return loss(moments, targets)
@@ -156,8 +183,11 @@ def _worker(cc: CalibrateConfig, worker: int) -> None:
     while _completed(study) < cc.trials:
         study.optimize(objective, n_trials=1)
         best = study.best_trial
-        print(f"[calibrate] {_completed(study)}/{cc.trials} trials; best loss {best.value:.3f} "
-              f"(trial {best.number})", flush=True)
+        print(
+            f"[calibrate] {_completed(study)}/{cc.trials} trials; best loss {best.value:.3f} "
+            f"(trial {best.number})",
+            flush=True,
+        )
 
 
 def _completed(study) -> int:
@@ -167,8 +197,7 @@ def _completed(study) -> int:
 
 
 # The keys that decide a worker's trials; the launcher's keys do not.
-STUDY_KEYS = ("parameters", "trials", "seeds", "study", "out", "fit_end", "model_overrides",
-              "sampler_seed")
+STUDY_KEYS = ("parameters", "trials", "seeds", "study", "out", "fit_end", "model_overrides", "sampler_seed")
 
 
 def calibrate(cc: CalibrateConfig) -> dict:
@@ -178,9 +207,13 @@ def calibrate(cc: CalibrateConfig) -> dict:
     _start_from_defaults(cc)
     settings = {key: value for key, value in asdict(cc).items() if key in STUDY_KEYS}
     settings["out"] = str(Path(cc.out).resolve())  # the workers may start elsewhere
-    fan_out("sim.studies.calibrate.run_worker",
-            [{"settings": settings, "worker": worker} for worker in range(cc.workers)],
-            Path(cc.out) / cc.study / "workers", cc, label="calibrate")
+    fan_out(
+        "sim.studies.calibrate.run_worker",
+        [{"settings": settings, "worker": worker} for worker in range(cc.workers)],
+        Path(cc.out) / cc.study / "workers",
+        cc,
+        label="calibrate",
+    )
     return write_results(cc)
 
 
@@ -199,8 +232,9 @@ def _start_from_defaults(cc: CalibrateConfig) -> None:
 
     from sim.experiments.compose import compose_config
 
-    study = optuna.create_study(study_name=cc.study, storage=_storage(cc), direction="minimize",
-                                load_if_exists=True)
+    study = optuna.create_study(
+        study_name=cc.study, storage=_storage(cc), direction="minimize", load_if_exists=True
+    )
     if study.get_trials(deepcopy=False):
         return
     cfg = compose_config([])
@@ -237,15 +271,37 @@ def write_results(cc: CalibrateConfig) -> dict:
     folder = Path(cc.out) / cc.study
     folder.mkdir(parents=True, exist_ok=True)
     market_out = folder / "calibrated.yaml"
-    write_market_config(market_out, best.params, f"study {cc.study}, trial {best.number}, "
-                        f"loss {best.value:.4f}, {dt.date.today()}")
+    write_market_config(
+        market_out,
+        best.params,
+        f"study {cc.study}, trial {best.number}, loss {best.value:.4f}, {dt.date.today()}",
+    )
     targets = pre_ban_targets()
     moments = best.user_attrs["moments"]
-    rows = [{"target": t.name, "data": t.value, "model": moments[t.name], "z": t.z(moments[t.name]),
-             "tolerance": t.tolerance, "source": t.source} for t in targets]
-    (folder / "best.json").write_text(json.dumps(
-        {"trial": best.number, "loss": best.value, "params": best.params, "fit": rows,
-         "completed_trials": _completed(study)}, indent=2) + "\n")
+    rows = [
+        {
+            "target": t.name,
+            "data": t.value,
+            "model": moments[t.name],
+            "z": t.z(moments[t.name]),
+            "tolerance": t.tolerance,
+            "source": t.source,
+        }
+        for t in targets
+    ]
+    (folder / "best.json").write_text(
+        json.dumps(
+            {
+                "trial": best.number,
+                "loss": best.value,
+                "params": best.params,
+                "fit": rows,
+                "completed_trials": _completed(study),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     _write_report(folder, rows, best, market_out, _completed(study))
     return {"loss": best.value, "params": best.params, "fit": rows, "market_config": str(market_out)}
 
@@ -262,9 +318,11 @@ def write_market_config(path: Path, params: dict[str, float], provenance: str) -
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w") as file:
-        file.write(f"# Written by sim calibrate: {provenance}.\n"
-                   f"# Promote it with: sim calibrate promote={path}\n"
-                   "# then select it with: sim run market=calibrated\n")
+        file.write(
+            f"# Written by sim calibrate: {provenance}.\n"
+            f"# Promote it with: sim calibrate promote={path}\n"
+            "# then select it with: sim run market=calibrated\n"
+        )
         OmegaConf.save(node, file)
     tmp.replace(path)
 
@@ -277,12 +335,15 @@ def promote(source: str | Path) -> Path:
 
     source = Path(source)
     if not source.is_file():
-        raise ConfigError("promote", f"{source} is not a file (sim calibrate writes "
-                                     "OUT/STUDY/calibrated.yaml)")
+        raise ConfigError(
+            "promote", f"{source} is not a file (sim calibrate writes OUT/STUDY/calibrated.yaml)"
+        )
     name = source.stem
     if name == "default":
-        raise ConfigError("promote", "would replace conf/market/default.yaml, the estimated "
-                                     "market; rename the file (calibrated.yaml)")
+        raise ConfigError(
+            "promote",
+            "would replace conf/market/default.yaml, the estimated market; rename the file (calibrated.yaml)",
+        )
     target = config_dir() / "market" / f"{name}.yaml"
     before = target.read_bytes() if target.is_file() else None
     shutil.copyfile(source, target)
@@ -300,22 +361,27 @@ def promote(source: str | Path) -> Path:
 def _write_report(folder: Path, rows: list[dict], best, market_out: Path, completed: int) -> None:
     from sim.views.figures import new_figure
 
-    lines = [f"# Calibration report: study `{folder.name}`", "",
-             f"{completed} completed trials; best trial {best.number}, loss {best.value:.4f} "
-             "(mean squared z-score over the targets). Fitted config: "
-             f"`{os.path.relpath(market_out)}` (promote it with `sim calibrate "
-             f"promote={os.path.relpath(market_out)}`).", "",
-             "| target | data | model | error in tolerances (z) | source |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Calibration report: study `{folder.name}`",
+        "",
+        f"{completed} completed trials; best trial {best.number}, loss {best.value:.4f} "
+        "(mean squared z-score over the targets). Fitted config: "
+        f"`{os.path.relpath(market_out)}` (promote it with `sim calibrate "
+        f"promote={os.path.relpath(market_out)}`).",
+        "",
+        "| target | data | model | error in tolerances (z) | source |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['target']} | {r['data']:.4g} | {r['model']:.4g} | {r['z']:+.2f} | "
-                     f"{r['source']} |")
+        lines.append(
+            f"| {r['target']} | {r['data']:.4g} | {r['model']:.4g} | {r['z']:+.2f} | {r['source']} |"
+        )
     lines += ["", "Fitted parameters:", "", "| key | value |", "|---|---|"]
     lines += [f"| `{k}` | {v:.6g} |" for k, v in best.params.items()]
     (folder / "report.md").write_text("\n".join(lines) + "\n")
     fig, ax = new_figure(figsize=(9, 4.5))
     names = [r["target"].replace("share_", "").replace("_", " ") for r in rows]
-    ax.barh(names, [r["z"] for r in rows], color=["#1b9e77" if abs(r["z"]) <= 1 else "#d95f02"
-                                                  for r in rows])
+    ax.barh(names, [r["z"] for r in rows], color=["#1b9e77" if abs(r["z"]) <= 1 else "#d95f02" for r in rows])
     ax.axvline(-1, color="0.4", ls=":")
     ax.axvline(1, color="0.4", ls=":")
     ax.axvline(0, color="0.2", lw=0.8)
@@ -336,11 +402,12 @@ def run(cc: CalibrateConfig) -> int:
     """``sim calibrate``: calibrate and write the results, or promote a written result."""
     if cc.promote:
         target = promote(cc.promote)
-        print(f"[calibrate] promoted {cc.promote} to {target}; select it with: sim run "
-              f"market={target.stem}")
+        print(f"[calibrate] promoted {cc.promote} to {target}; select it with: sim run market={target.stem}")
         return 0
     result = calibrate(cc)
-    print(f"[calibrate] best loss {result['loss']:.4f}; wrote {result['market_config']} and "
-          f"{Path(cc.out) / cc.study / 'report.md'}; promote it with: sim calibrate "
-          f"promote={result['market_config']}")
+    print(
+        f"[calibrate] best loss {result['loss']:.4f}; wrote {result['market_config']} and "
+        f"{Path(cc.out) / cc.study / 'report.md'}; promote it with: sim calibrate "
+        f"promote={result['market_config']}"
+    )
     return 0

@@ -86,31 +86,85 @@ def _row(metric: str, period: str, platform: str = "all") -> float:
 
 def targets() -> list[Target]:
     """The public record through 2023, as moments with tolerances and sources."""
-    out = [Target(f"share_2022_{name}", _row("gmv_share", "2022", name) / 100, 0.015,
-                  "2023-01-01", f"Momentum Works 2023: {name} {_row('gmv_share', '2022', name):g}% "
-                  "of 2022 GMV")
-           for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")]
+    out = [
+        Target(
+            f"share_2022_{name}",
+            _row("gmv_share", "2022", name) / 100,
+            0.015,
+            "2023-01-01",
+            f"Momentum Works 2023: {name} {_row('gmv_share', '2022', name):g}% of 2022 GMV",
+        )
+        for name in ("Shopee", "Tokopedia", "Lazada", "Bukalapak", "TikTok Shop", "Blibli")
+    ]
     shopee_note = str(_record("msme_share_of_sellers", "2021", "Shopee").note)
     found = re.search(r"MSME products were ([0-9.]+)% of sales", shopee_note)
     if found is None:
         raise ValueError(f"calibration_targets.csv: no MSME share of sales in {shopee_note!r}")
     msme_sales = float(found.group(1))
-    out.append(Target("msme_share_2021_Shopee", msme_sales / 100, 0.05, "2022-01-01",
-                      f"Shopee statement (CNN Indonesia): MSME products {msme_sales:g}% of sales"))
-    out.append(Target("gmv_2022_usd_bn", _row("gmv_total", "2022"), 5.0, "2023-01-01",
-                      "Momentum Works 2023: US$52 bn online GMV in 2022"))
-    out.append(Target("share_2023Q3_TikTok Shop", _row("gmv_share", "2023Q3", "TikTok Shop") / 100,
-                      0.025, "2023-10-01", "Bloomberg Intelligence: 10-15% before the ban"))
-    out.append(Target("gmv_growth_2023", _row("gmv_growth", "2023") / 100, 0.03, "2024-01-01",
-                      "Momentum Works 2024: online GMV +3.7% in 2023"))
-    out.append(Target("ban_shopee_vs_no_policy", _row("ban_diversion", "2023-10", "Shopee") / 100,
-                      0.08, "2023-12-13", "Compas FMCG/beauty panel: Shopee sales +25.7% after "
-                      "TikTok Shop closed"))
+    out.append(
+        Target(
+            "msme_share_2021_Shopee",
+            msme_sales / 100,
+            0.05,
+            "2022-01-01",
+            f"Shopee statement (CNN Indonesia): MSME products {msme_sales:g}% of sales",
+        )
+    )
+    out.append(
+        Target(
+            "gmv_2022_usd_bn",
+            _row("gmv_total", "2022"),
+            5.0,
+            "2023-01-01",
+            "Momentum Works 2023: US$52 bn online GMV in 2022",
+        )
+    )
+    out.append(
+        Target(
+            "share_2023Q3_TikTok Shop",
+            _row("gmv_share", "2023Q3", "TikTok Shop") / 100,
+            0.025,
+            "2023-10-01",
+            "Bloomberg Intelligence: 10-15% before the ban",
+        )
+    )
+    out.append(
+        Target(
+            "gmv_growth_2023",
+            _row("gmv_growth", "2023") / 100,
+            0.03,
+            "2024-01-01",
+            "Momentum Works 2024: online GMV +3.7% in 2023",
+        )
+    )
+    out.append(
+        Target(
+            "ban_shopee_vs_no_policy",
+            _row("ban_diversion", "2023-10", "Shopee") / 100,
+            0.08,
+            "2023-12-13",
+            "Compas FMCG/beauty panel: Shopee sales +25.7% after TikTok Shop closed",
+        )
+    )
     tokopedia = _row("gmv_sea", "2023", "Tokopedia") / _row("gmv_sea", "2022", "Tokopedia") - 1.0
-    out.append(Target("tokopedia_growth_2023", tokopedia, 0.05, "2024-01-01",
-                      "Momentum Works 2024: Tokopedia GMV US$18.4 bn -> 16.3 bn"))
-    out.append(Target("msmes_online_end_2023_m", _row("msme_digital", "2023-12"), 3.0,
-                      "2024-01-01", "KemenKopUKM: 27 M MSMEs onboarded to digital channels"))
+    out.append(
+        Target(
+            "tokopedia_growth_2023",
+            tokopedia,
+            0.05,
+            "2024-01-01",
+            "Momentum Works 2024: Tokopedia GMV US$18.4 bn -> 16.3 bn",
+        )
+    )
+    out.append(
+        Target(
+            "msmes_online_end_2023_m",
+            _row("msme_digital", "2023-12"),
+            3.0,
+            "2024-01-01",
+            "KemenKopUKM: 27 M MSMEs onboarded to digital channels",
+        )
+    )
     return out
 
 
@@ -129,36 +183,99 @@ LEVELS = {
 }
 
 PARAMETERS = [
-    *[Parameter(f"market.platforms.{key}.brand_utility", "identity", 0.15, 0.5,
-                f"{name}'s brand constant (utils)")
-      for key, name in (("shopee", "Shopee"), ("tokopedia", "Tokopedia"), ("lazada", "Lazada"),
-                        ("bukalapak", "Bukalapak"), ("blibli", "Blibli"))],
-    Parameter("market.platforms.tiktok_shop.adoption_innovation_per_week", "log", 0.25, 0.001,
-              "TikTok Shop's Bass innovation (per week)"),
-    Parameter("market.shoppers.offline_utility", "identity", 0.15, 0.0,
-              "offline channel's constant (utils)"),
-    Parameter("market.shoppers.impulse_rate", "log", 0.2, 0.2,
-              "discovery purchases per week per unit exposure x taste"),
-    Parameter("market.shoppers.discovery_weight", "log", 0.25, 2.0,
-              "utils of discovery exposure x taste in the planned choice"),
-    Parameter("market.shoppers.habit_weight", "log", 0.25, 2.0,
-              "utils per unit of habit stock (inertia of channel choice)"),
-    Parameter("market.shoppers.online_nest_lambda", "logit", 0.4, 0.5,
-              "dissimilarity of the online nest (substitution between storefronts)"),
-    Parameter("market.shoppers.link_follow_share", "unit", 0.1, 0.45,
-              "share of blocked discovery demand that follows sellers' links"),
-    Parameter("market.shoppers.impulse_displacement", "logit", 0.5, 0.5,
-              "share of a discovery purchase taken from planned spend"),
-    Parameter("market.macro.offline_restriction_utility", "identity", 0.2, 0.0,
-              "offline's handicap while COVID-19 restrictions held (utils)"),
-    Parameter("market.platforms.shopee.content_cap", "log", 0.3, 0.4,
-              "discovery strength Shopee's content (Shopee Live, Video) can reach"),
-    Parameter("market.platforms.tokopedia.content_cap", "log", 0.4, 0.4,
-              "discovery strength Tokopedia's content can reach"),
-    Parameter("market.msmes.join_rate", "log", 0.3, 0.004,
-              "weekly base rate at which firms open a storefront"),
-    Parameter("market.msmes.large_capacity_share", "logit", 0.3, 0.07,
-              "large firms' share of sellers' starting capacity"),
+    *[
+        Parameter(
+            f"market.platforms.{key}.brand_utility", "identity", 0.15, 0.5, f"{name}'s brand constant (utils)"
+        )
+        for key, name in (
+            ("shopee", "Shopee"),
+            ("tokopedia", "Tokopedia"),
+            ("lazada", "Lazada"),
+            ("bukalapak", "Bukalapak"),
+            ("blibli", "Blibli"),
+        )
+    ],
+    Parameter(
+        "market.platforms.tiktok_shop.adoption_innovation_per_week",
+        "log",
+        0.25,
+        0.001,
+        "TikTok Shop's Bass innovation (per week)",
+    ),
+    Parameter("market.shoppers.offline_utility", "identity", 0.15, 0.0, "offline channel's constant (utils)"),
+    Parameter(
+        "market.shoppers.impulse_rate",
+        "log",
+        0.2,
+        0.2,
+        "discovery purchases per week per unit exposure x taste",
+    ),
+    Parameter(
+        "market.shoppers.discovery_weight",
+        "log",
+        0.25,
+        2.0,
+        "utils of discovery exposure x taste in the planned choice",
+    ),
+    Parameter(
+        "market.shoppers.habit_weight",
+        "log",
+        0.25,
+        2.0,
+        "utils per unit of habit stock (inertia of channel choice)",
+    ),
+    Parameter(
+        "market.shoppers.online_nest_lambda",
+        "logit",
+        0.4,
+        0.5,
+        "dissimilarity of the online nest (substitution between storefronts)",
+    ),
+    Parameter(
+        "market.shoppers.link_follow_share",
+        "unit",
+        0.1,
+        0.45,
+        "share of blocked discovery demand that follows sellers' links",
+    ),
+    Parameter(
+        "market.shoppers.impulse_displacement",
+        "logit",
+        0.5,
+        0.5,
+        "share of a discovery purchase taken from planned spend",
+    ),
+    Parameter(
+        "market.macro.offline_restriction_utility",
+        "identity",
+        0.2,
+        0.0,
+        "offline's handicap while COVID-19 restrictions held (utils)",
+    ),
+    Parameter(
+        "market.platforms.shopee.content_cap",
+        "log",
+        0.3,
+        0.4,
+        "discovery strength Shopee's content (Shopee Live, Video) can reach",
+    ),
+    Parameter(
+        "market.platforms.tokopedia.content_cap",
+        "log",
+        0.4,
+        0.4,
+        "discovery strength Tokopedia's content can reach",
+    ),
+    Parameter(
+        "market.msmes.join_rate", "log", 0.3, 0.004, "weekly base rate at which firms open a storefront"
+    ),
+    Parameter(
+        "market.msmes.large_capacity_share",
+        "logit",
+        0.3,
+        0.07,
+        "large firms' share of sellers' starting capacity",
+    ),
 ]
 
 
@@ -213,8 +330,15 @@ class Simulator:
     """Moments at parameter points, averaged over fixed seeds (common random numbers). Each call
     is one batch: every seed of every point, one fan-out through the launcher."""
 
-    def __init__(self, seeds: int, base: list[str], names: list[str], runs_dir: Path,
-                 launch: Launch, batch_name: str | None = None) -> None:
+    def __init__(
+        self,
+        seeds: int,
+        base: list[str],
+        names: list[str],
+        runs_dir: Path,
+        launch: Launch,
+        batch_name: str | None = None,
+    ) -> None:
         self.seeds, self.base, self.names = seeds, base, names
         # Each batch into runs_dir/batch_NNN, numbered in the order of the search (the same on
         # a rerun), or always into runs_dir/BATCH_NAME.
@@ -224,15 +348,19 @@ class Simulator:
 
     def per_seed_many(self, thetas: list[dict[str, float]]) -> list[np.ndarray]:
         """Per point, the (seeds, moments) matrix; all points in one batch of jobs."""
-        jobs = [{"seed": s, "overrides": [*self.base, *_overrides(theta)]}
-                for theta in thetas for s in range(self.seeds)]
+        jobs = [
+            {"seed": s, "overrides": [*self.base, *_overrides(theta)]}
+            for theta in thetas
+            for s in range(self.seeds)
+        ]
         name = self.batch_name or f"batch_{self.batches:03d}"
-        rows = fan_out("sim.studies.estimate.seed_moments", jobs, self.runs_dir / name, self.launch,
-                       label="estimate")
+        rows = fan_out(
+            "sim.studies.estimate.seed_moments", jobs, self.runs_dir / name, self.launch, label="estimate"
+        )
         self.batches += 1
         self.evaluations += len(thetas)
         matrix = np.array([[row[n] for n in self.names] for row in rows])
-        return [matrix[k * self.seeds:(k + 1) * self.seeds] for k in range(len(thetas))]
+        return [matrix[k * self.seeds : (k + 1) * self.seeds] for k in range(len(thetas))]
 
     def per_seed(self, theta: dict[str, float]) -> np.ndarray:
         return self.per_seed_many([theta])[0]
@@ -277,9 +405,16 @@ def current_values(params: list[Parameter], base: list[str]) -> np.ndarray:
     return np.array([to_free(p, float(config_value(cfg, p.key))) for p in params])
 
 
-def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: np.ndarray,
-                    names: list[str], goal: np.ndarray, used: np.ndarray, rounds: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def contract_levels(
+    sim: Simulator,
+    params: list[Parameter],
+    x: np.ndarray,
+    m: np.ndarray,
+    names: list[str],
+    goal: np.ndarray,
+    used: np.ndarray,
+    rounds: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Match each level constant to its level target by damped log-ratio updates, holding the
     other parameters: shares respond to a brand constant with elasticity about 1 / lambda, so a
     step of 0.35 of the log error converges without overshooting, unless a level overshoots
@@ -306,19 +441,33 @@ def contract_levels(sim: Simulator, params: list[Parameter], x: np.ndarray, m: n
             sign = -1.0 if key.endswith(("offline_utility", "large_capacity_share")) else 1.0
             x[index[key]] += gain[key] * sign * ratio
         m = sim.mean(theta_of(params, x))
-        worst = max((abs(m[names.index(t)] / goal[names.index(t)] - 1) for t in levels.values()
-                     if used[names.index(t)]), default=0.0)
-        print(f"  contraction {r + 1}/{rounds}: worst level error {worst:.1%}", file=sys.stderr,
-              flush=True)
+        worst = max(
+            (
+                abs(m[names.index(t)] / goal[names.index(t)] - 1)
+                for t in levels.values()
+                if used[names.index(t)]
+            ),
+            default=0.0,
+        )
+        print(f"  contraction {r + 1}/{rounds}: worst level error {worst:.1%}", file=sys.stderr, flush=True)
         if worst < 0.03:
             break
     return x, m
 
 
-def estimate(seeds: int, iterations: int, before: str, base: list[str],
-             out: Path, contractions: int = 6, noise_seeds: int = 6,
-             keys: list[str] | None = None, from_priors: bool = False,
-             launch: Launch | None = None, runs_dir: Path | None = None) -> dict:
+def estimate(
+    seeds: int,
+    iterations: int,
+    before: str,
+    base: list[str],
+    out: Path,
+    contractions: int = 6,
+    noise_seeds: int = 6,
+    keys: list[str] | None = None,
+    from_priors: bool = False,
+    launch: Launch | None = None,
+    runs_dir: Path | None = None,
+) -> dict:
     """Estimate ``PARAMETERS`` (or the subset ``keys``) from the targets observable before
     ``before``; write and return the result (see the module docstring). The evaluations run
     through ``launch`` (default: the parallel launcher, two processes) into ``runs_dir``
@@ -349,7 +498,7 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
     # scale (for a share on the logit scale, 0.45 to 0.69) is not identified by them: it stays
     # at its stated prior, and the backtest says so. Weakly pinned ones carry their large
     # standard errors into the forecast.
-    pinned = (np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.25)
+    pinned = np.abs(jac[w_mask] / tol[w_mask, None]).max(axis=0) > 0.25
     # Parameters the targets cannot pin go to their stated priors, whatever they started at.
     loose = [i for i, p in enumerate(params) if not pinned[i] and x[i] != to_free(p, p.prior)]
     if loose:
@@ -370,8 +519,9 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
         hess = jw.T @ jw
         accepted = False
         for _attempt in range(3):
-            step = np.linalg.solve(hess + damping * np.diag(np.diag(hess))
-                                   + 1e-9 * np.eye(len(hess)), jw.T @ r)
+            step = np.linalg.solve(
+                hess + damping * np.diag(np.diag(hess)) + 1e-9 * np.eye(len(hess)), jw.T @ r
+            )
             trial = x.copy()
             trial[pinned] += np.clip(step, -limit, limit)
             trial = within_bounds(params, trial)
@@ -398,40 +548,61 @@ def estimate(seeds: int, iterations: int, before: str, base: list[str],
     # resamples of the noise seeds at the estimate.
     rng = np.random.default_rng(0)
     n_noise = per_seed.shape[0]
-    boot = [objective(per_seed[rng.integers(0, n_noise, seeds)].mean(axis=0)[w_mask], goal[w_mask],
-                      tol[w_mask]) for _ in range(200)]
+    boot = [
+        objective(per_seed[rng.integers(0, n_noise, seeds)].mean(axis=0)[w_mask], goal[w_mask], tol[w_mask])
+        for _ in range(200)
+    ]
     sim_cov = np.cov(per_seed.T)
     jw = jac[w_mask][:, pinned] / tol[w_mask, None]
     hess_inv = np.linalg.pinv(jw.T @ jw)
     s_total = np.eye(int(w_mask.sum())) + (sim_cov[np.ix_(w_mask, w_mask)] / seeds) / np.outer(
-        tol[w_mask], tol[w_mask])
+        tol[w_mask], tol[w_mask]
+    )
     cov_pinned = hess_inv @ jw.T @ s_total @ jw @ hess_inv
     cov = np.zeros((len(params), len(params)))
     cov[np.ix_(pinned, pinned)] = cov_pinned
     result = {
         "created": dt.date.today().isoformat(),
-        "seeds": seeds, "noise_seeds": n_noise, "before": before, "overrides": base,
+        "seeds": seeds,
+        "noise_seeds": n_noise,
+        "before": before,
+        "overrides": base,
         "from_priors": from_priors,
         "evaluations": evaluations,
         "objective": q,
         "objective_noise_sd": float(np.std(boot)),
         "parameters": [
-            {"key": p.key, "meaning": p.meaning, "transform": p.transform,
-             "estimate": from_free(p, float(x[i])), "free": float(x[i]),
-             "free_se": float(math.sqrt(max(cov[i, i], 0.0))), "pinned": bool(pinned[i]),
-             "prior": p.prior}
-            for i, p in enumerate(params)],
+            {
+                "key": p.key,
+                "meaning": p.meaning,
+                "transform": p.transform,
+                "estimate": from_free(p, float(x[i])),
+                "free": float(x[i]),
+                "free_se": float(math.sqrt(max(cov[i, i], 0.0))),
+                "pinned": bool(pinned[i]),
+                "prior": p.prior,
+            }
+            for i, p in enumerate(params)
+        ],
         "free_covariance": cov.tolist(),
         "targets": [
-            {"name": t.name, "value": t.value, "tolerance": t.tolerance, "source": t.source,
-             "observed_by": t.observed_by, "used": bool(w_mask[k]), "model": float(m[k]),
-             "model_seed_sd": float(per_seed[:, k].std(ddof=1))}
-            for k, t in enumerate(all_targets)],
+            {
+                "name": t.name,
+                "value": t.value,
+                "tolerance": t.tolerance,
+                "source": t.source,
+                "observed_by": t.observed_by,
+                "used": bool(w_mask[k]),
+                "model": float(m[k]),
+                "model_seed_sd": float(per_seed[:, k].std(ddof=1)),
+            }
+            for k, t in enumerate(all_targets)
+        ],
         # Identification: change of each target, in tolerances, per unit step of each parameter.
         "jacobian_in_tolerances": {
-            p.key: {t.name: float(jac[k, i] * p.step / t.tolerance)
-                    for k, t in enumerate(all_targets)}
-            for i, p in enumerate(params)},
+            p.key: {t.name: float(jac[k, i] * p.step / t.tolerance) for k, t in enumerate(all_targets)}
+            for i, p in enumerate(params)
+        },
         "used_targets": [t.name for t in used],
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -461,20 +632,31 @@ def promote(result: dict, path: Path | None = None) -> Path:
 class EstimateConfig(Launch):
     """``sim estimate``: its keys (``Launch`` adds the launcher's)."""
 
-    seeds: int = field(default=4, metadata=helps(
-        "seeds per evaluation (at least 2: the noise floor needs a spread)"))
+    seeds: int = field(
+        default=4, metadata=helps("seeds per evaluation (at least 2: the noise floor needs a spread)")
+    )
     iterations: int = field(default=4, metadata=helps("Levenberg-Marquardt steps at most"))
-    before: str = field(default="2024-01-01", metadata=helps(
-        "use only targets observable before this date (the backtest: 2023-10-01)"))
-    from_priors: bool = field(default=False, metadata=helps(
-        "start every parameter but the level constants from its stated prior (the backtest)"))
+    before: str = field(
+        default="2024-01-01",
+        metadata=helps("use only targets observable before this date (the backtest: 2023-10-01)"),
+    )
+    from_priors: bool = field(
+        default=False,
+        metadata=helps("start every parameter but the level constants from its stated prior (the backtest)"),
+    )
     out: str = field(default="results/estimate", metadata=helps("where estimate.json goes"))
-    promote: bool = field(default=False, metadata=helps(
-        "also write the estimate into conf/market/default.yaml (what sim run uses)"))
-    model_overrides: list[str] = field(default_factory=list, metadata=helps(
-        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'))
-    runs_dir: str = field(default="results/estimate/runs", metadata=helps(
-        "the evaluations' job directories (kept: a rerun skips the finished ones)"))
+    promote: bool = field(
+        default=False,
+        metadata=helps("also write the estimate into conf/market/default.yaml (what sim run uses)"),
+    )
+    model_overrides: list[str] = field(
+        default_factory=list,
+        metadata=helps('overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'),
+    )
+    runs_dir: str = field(
+        default="results/estimate/runs",
+        metadata=helps("the evaluations' job directories (kept: a rerun skips the finished ones)"),
+    )
 
 
 def run(cfg: EstimateConfig) -> int:
@@ -493,10 +675,20 @@ def run(cfg: EstimateConfig) -> int:
     check_launch(cfg)
     compose_config(list(cfg.model_overrides))  # bad overrides fail here, before any run
     out = Path(cfg.out)
-    result = estimate(cfg.seeds, cfg.iterations, cfg.before, list(cfg.model_overrides), out,
-                      from_priors=cfg.from_priors, launch=cfg, runs_dir=Path(cfg.runs_dir))
-    print(f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
-          f"{result['evaluations']} evaluations; wrote {out / 'estimate.json'}")
+    result = estimate(
+        cfg.seeds,
+        cfg.iterations,
+        cfg.before,
+        list(cfg.model_overrides),
+        out,
+        from_priors=cfg.from_priors,
+        launch=cfg,
+        runs_dir=Path(cfg.runs_dir),
+    )
+    print(
+        f"Q = {result['objective']:.2f} (noise sd {result['objective_noise_sd']:.2f}) after "
+        f"{result['evaluations']} evaluations; wrote {out / 'estimate.json'}"
+    )
     if cfg.promote:
         print(f"promoted to {promote(result)}")
     return 0

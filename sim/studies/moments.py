@@ -48,8 +48,7 @@ def history_moments(history: pd.DataFrame) -> dict[str, float]:
     return {
         "msme_share_2021_Shopee": float(msme_yearly.loc[2021, "Shopee"] / yearly.loc[2021, "Shopee"]),
         "gmv_growth_2023": float(yearly.loc[2023].sum() / yearly.loc[2022].sum() - 1.0),
-        "tokopedia_growth_2023": float(yearly.loc[2023, "Tokopedia"] / yearly.loc[2022, "Tokopedia"]
-                                       - 1.0),
+        "tokopedia_growth_2023": float(yearly.loc[2023, "Tokopedia"] / yearly.loc[2022, "Tokopedia"] - 1.0),
     }
 
 
@@ -68,8 +67,6 @@ def record_moments(history: pd.DataFrame, no_policy: pd.DataFrame) -> dict[str, 
     online = metric_frame(history, "msmes_online")["all"]
     out["msmes_online_end_2023_m"] = float(online[online.index.year == 2023].iloc[-1] / 1e6)
     return out
-
-
 
 
 def run_fit_moments(overrides: list[str]) -> dict[str, float]:

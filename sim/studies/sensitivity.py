@@ -33,20 +33,28 @@ from sim.experiments.sweep import multirun_command, quoted, stream
 from sim.schema.config import ConfigError
 from sim.schema.errors import RunError
 
-OUTPUTS = ["shopee_share_2024", "tokopedia_group_share_2024", "local_revenue_change_2024",
-           "online_gmv_change_2024"]
+OUTPUTS = [
+    "shopee_share_2024",
+    "tokopedia_group_share_2024",
+    "local_revenue_change_2024",
+    "online_gmv_change_2024",
+]
 
 
 def problem(parameters: dict) -> tuple[dict, list[bool]]:
     names = list(parameters)
     logs = [bool(parameters[n].log) for n in names]
-    bounds = [[np.log10(parameters[n].low), np.log10(parameters[n].high)] if log
-              else [parameters[n].low, parameters[n].high] for n, log in zip(names, logs, strict=True)]
+    bounds = [
+        [np.log10(parameters[n].low), np.log10(parameters[n].high)]
+        if log
+        else [parameters[n].low, parameters[n].high]
+        for n, log in zip(names, logs, strict=True)
+    ]
     return {"num_vars": len(names), "names": names, "bounds": bounds}, logs
 
 
 def to_points(x: np.ndarray, spec: dict, logs: list[bool]) -> pd.DataFrame:
-    values = np.where(logs, 10.0 ** x, x)
+    values = np.where(logs, 10.0**x, x)
     return pd.DataFrame(values, columns=spec["names"])
 
 
@@ -56,9 +64,17 @@ def run_points(points: pd.DataFrame, folder: Path, launch: Launch, overrides: li
     point_file = (folder / "points.csv").resolve()
     points.to_csv(point_file, index=False)
     sweep = (folder / "runs").resolve()
-    arguments = [f"point_file={quoted(point_file)}", f"point=range({len(points)})", "scenario=history",
-                 "counterfactual=no_policy", "figures=false", "seed=0", *overrides,
-                 *(["force=true"] if launch.force else []), *launch.launcher_overrides]
+    arguments = [
+        f"point_file={quoted(point_file)}",
+        f"point=range({len(points)})",
+        "scenario=history",
+        "counterfactual=no_policy",
+        "figures=false",
+        "seed=0",
+        *overrides,
+        *(["force=true"] if launch.force else []),
+        *launch.launcher_overrides,
+    ]
     command = multirun_command("sim", arguments, sweep, launch.launcher, launch.workers)
     code, tail = stream(command)
     if code != 0:
@@ -73,8 +89,9 @@ def outputs(sweep: Path, n_points: int) -> np.ndarray:
         summary = json.loads(summary_path.read_text())
         point = summary["config"]["point"]
         history, free = summary["results"]["history"], summary["results"]["no_policy"]
-        table = pd.read_parquet(summary_path.parent / "timeseries.parquet",
-                                filters=[("scenario", "==", "history")])
+        table = pd.read_parquet(
+            summary_path.parent / "timeseries.parquet", filters=[("scenario", "==", "history")]
+        )
         year = pd.to_datetime(table["date"]).dt.year == 2024
         group = table[year & (table["metric"] == "group_gmv_idr")]
         group_share = group[group["entity"] == "Tokopedia group"]["value"].sum() / group["value"].sum()
@@ -82,7 +99,8 @@ def outputs(sweep: Path, n_points: int) -> np.ndarray:
             history["annual_gmv_share"]["2024"]["Shopee"],
             group_share,
             history["annual_msme_revenue_idr"]["2024"]["local"]
-            / free["annual_msme_revenue_idr"]["2024"]["local"] - 1,
+            / free["annual_msme_revenue_idr"]["2024"]["local"]
+            - 1,
             history["annual_gmv_usd_bn"]["2024"] / free["annual_gmv_usd_bn"]["2024"] - 1,
         ]
     if np.isnan(y).any():
@@ -91,8 +109,9 @@ def outputs(sweep: Path, n_points: int) -> np.ndarray:
     return y
 
 
-def morris(parameters: dict, trajectories: int, folder: Path, launch: Launch,
-           overrides: list[str], seed: int = 0) -> pd.DataFrame:
+def morris(
+    parameters: dict, trajectories: int, folder: Path, launch: Launch, overrides: list[str], seed: int = 0
+) -> pd.DataFrame:
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
@@ -104,20 +123,35 @@ def morris(parameters: dict, trajectories: int, folder: Path, launch: Launch,
     for k, name in enumerate(OUTPUTS):
         res = morris_analyze.analyze(spec, x, y[:, k], num_levels=4, seed=seed)
         for i, param in enumerate(spec["names"]):
-            rows.append({"output": name, "parameter": param, "mu_star": res["mu_star"][i],
-                         "mu_star_conf": res["mu_star_conf"][i], "sigma": res["sigma"][i]})
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": param,
+                    "mu_star": res["mu_star"][i],
+                    "mu_star_conf": res["mu_star_conf"][i],
+                    "sigma": res["sigma"][i],
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def most_influential(screen: pd.DataFrame, top: int) -> list[str]:
     """Parameters ranked by mu* normalised within each output, best first."""
-    norm = screen.assign(score=screen["mu_star"] / screen.groupby("output")["mu_star"]
-                         .transform("max").replace(0, 1))
+    norm = screen.assign(
+        score=screen["mu_star"] / screen.groupby("output")["mu_star"].transform("max").replace(0, 1)
+    )
     return norm.groupby("parameter")["score"].max().sort_values(ascending=False).index[:top].tolist()
 
 
-def sobol(parameters: dict, names: list[str], base_n: int, folder: Path, launch: Launch,
-          overrides: list[str], seed: int = 0) -> pd.DataFrame:
+def sobol(
+    parameters: dict,
+    names: list[str],
+    base_n: int,
+    folder: Path,
+    launch: Launch,
+    overrides: list[str],
+    seed: int = 0,
+) -> pd.DataFrame:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -129,9 +163,16 @@ def sobol(parameters: dict, names: list[str], base_n: int, folder: Path, launch:
     for k, name in enumerate(OUTPUTS):
         res = sobol_analyze.analyze(spec, y[:, k], calc_second_order=False, seed=seed)
         for i, param in enumerate(spec["names"]):
-            rows.append({"output": name, "parameter": param, "S1": res["S1"][i],
-                         "S1_conf": res["S1_conf"][i], "ST": res["ST"][i],
-                         "ST_conf": res["ST_conf"][i]})
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": param,
+                    "S1": res["S1"][i],
+                    "S1_conf": res["S1_conf"][i],
+                    "ST": res["ST"][i],
+                    "ST_conf": res["ST_conf"][i],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -147,14 +188,20 @@ def plot_morris(screen: pd.DataFrame, path: Path) -> None:
         rows = screen[screen["output"] == name]
         ax.scatter(rows["mu_star"], rows["sigma"], color="#1b9e77")
         for row in rows.itertuples():
-            ax.annotate(_short(row.parameter), (row.mu_star, row.sigma), fontsize=7,
-                        xytext=(3, 2), textcoords="offset points")
+            ax.annotate(
+                _short(row.parameter),
+                (row.mu_star, row.sigma),
+                fontsize=7,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
         ax.set_title(name, loc="left", fontsize=10)
         ax.set_xlabel("mu* (mean absolute elementary effect)")
         ax.set_ylabel("sigma (spread: non-linearity, interactions)")
         ax.grid(alpha=0.25)
-    fig.suptitle("Morris screening of the calibration parameters (history against no_policy, seed 0)",
-                 fontsize=11)
+    fig.suptitle(
+        "Morris screening of the calibration parameters (history against no_policy, seed 0)", fontsize=11
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
 
@@ -166,10 +213,10 @@ def plot_sobol(indices: pd.DataFrame, path: Path) -> None:
     for ax, name in zip(axes.flat, OUTPUTS, strict=True):
         rows = indices[indices["output"] == name]
         x = np.arange(len(rows))
-        ax.bar(x - 0.2, rows["S1"], 0.4, yerr=rows["S1_conf"], capsize=3, label="first order S1",
-               color="#7570b3")
-        ax.bar(x + 0.2, rows["ST"], 0.4, yerr=rows["ST_conf"], capsize=3, label="total ST",
-               color="#d95f02")
+        ax.bar(
+            x - 0.2, rows["S1"], 0.4, yerr=rows["S1_conf"], capsize=3, label="first order S1", color="#7570b3"
+        )
+        ax.bar(x + 0.2, rows["ST"], 0.4, yerr=rows["ST_conf"], capsize=3, label="total ST", color="#d95f02")
         ax.set_xticks(x, [_short(p) for p in rows["parameter"]], rotation=20, fontsize=8)
         ax.set_title(name, loc="left", fontsize=10)
         ax.set_ylabel("Sobol index (95% interval)")
@@ -188,10 +235,14 @@ class SensitivityConfig(Launch):
     trajectories: int = field(default=6, metadata=helps("Morris trajectories"))
     sobol_n: int = field(default=32, metadata=helps("Sobol base sample size (N x (k + 2) runs)"))
     top: int = field(default=4, metadata=helps("parameters Morris ranks highest, for Sobol"))
-    out: str = field(default="results/sensitivity", metadata=helps(
-        "where morris.csv, sobol.csv, their figures and the runs go"))
-    model_overrides: list[str] = field(default_factory=list, metadata=helps(
-        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=5000"]'))
+    out: str = field(
+        default="results/sensitivity",
+        metadata=helps("where morris.csv, sobol.csv, their figures and the runs go"),
+    )
+    model_overrides: list[str] = field(
+        default_factory=list,
+        metadata=helps('overrides of the model config for every run, e.g. ["market.shoppers.n_agents=5000"]'),
+    )
 
 
 def run(cfg: SensitivityConfig) -> int:

@@ -70,10 +70,14 @@ class ValidateConfig(Launch):
 
     seeds: int = field(default=5, metadata=helps("history/no_policy pairs, on seeds 0 to seeds-1"))
     out: str = field(default="docs", metadata=helps("where validation.md and its figures go"))
-    model_overrides: list[str] = field(default_factory=list, metadata=helps(
-        'overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'))
-    runs_dir: str = field(default="results/validate/runs", metadata=helps(
-        "the seeds' job directories (kept: a rerun skips the finished ones)"))
+    model_overrides: list[str] = field(
+        default_factory=list,
+        metadata=helps('overrides of the model config for every run, e.g. ["market.shoppers.n_agents=4000"]'),
+    )
+    runs_dir: str = field(
+        default="results/validate/runs",
+        metadata=helps("the seeds' job directories (kept: a rerun skips the finished ones)"),
+    )
 
 
 def run(cfg: ValidateConfig) -> int:
@@ -83,9 +87,13 @@ def run(cfg: ValidateConfig) -> int:
     check_launch(cfg)
     overrides = tuple(cfg.model_overrides)
     compose_config(list(overrides))  # bad overrides fail here, before any run
-    runs = fan_out("sim.studies.validate.run_pair",
-                   [{"seed": seed, "overrides": list(overrides)} for seed in range(cfg.seeds)],
-                   Path(cfg.runs_dir), cfg, label="validate")
+    runs = fan_out(
+        "sim.studies.validate.run_pair",
+        [{"seed": seed, "overrides": list(overrides)} for seed in range(cfg.seeds)],
+        Path(cfg.runs_dir),
+        cfg,
+        label="validate",
+    )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     patterns = evaluate(runs)
@@ -103,8 +111,7 @@ def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
 
     out: dict = {}
     for scenario in ("history", "no_policy"):
-        cfg = compose_config([f"scenario={scenario}", f"seed={seed}", "counterfactual=null",
-                              *overrides])
+        cfg = compose_config([f"scenario={scenario}", f"seed={seed}", "counterfactual=null", *overrides])
         model = EcommerceModel(cfg)
         tiktok = model.platform_names.index("TikTok Shop")
         before = np.zeros(model.msmes.n)
@@ -173,108 +180,251 @@ def evaluate(runs: list[dict]) -> list[Pattern]:
     rows = targets[(targets.metric == "gmv_share") & (targets.period == "2022")]
     for r in rows.itertuples():
         model = 100 * shares.loc[2022, r.platform]
-        patterns.append(Pattern(
-            f"2022 GMV share: {r.platform}", f"{r.value:g}% (+/- 3 pp)", "Momentum Works 2023",
-            f"{model:.1f}%", model, r.value - 3, r.value + 3, True))
+        patterns.append(
+            Pattern(
+                f"2022 GMV share: {r.platform}",
+                f"{r.value:g}% (+/- 3 pp)",
+                "Momentum Works 2023",
+                f"{model:.1f}%",
+                model,
+                r.value - 3,
+                r.value + 3,
+                True,
+            )
+        )
 
     total = float(totals.loc[2022])
-    patterns.append(Pattern(
-        "2022 online GMV", "US$52 bn (+/- 15%)", "Momentum Works 2023", f"US${total:.1f} bn", total,
-        52 * 0.85, 52 * 1.15, True))
+    patterns.append(
+        Pattern(
+            "2022 online GMV",
+            "US$52 bn (+/- 15%)",
+            "Momentum Works 2023",
+            f"US${total:.1f} bn",
+            total,
+            52 * 0.85,
+            52 * 1.15,
+            True,
+        )
+    )
 
     tiktok_q3 = 100 * quarterly.loc["2023Q3", "TikTok Shop"]
-    patterns.append(Pattern(
-        "TikTok Shop's share before the ban", "10-15% in 2023Q3", "Bloomberg Intelligence",
-        f"{tiktok_q3:.1f}%", tiktok_q3, 10, 15, True))
+    patterns.append(
+        Pattern(
+            "TikTok Shop's share before the ban",
+            "10-15% in 2023Q3",
+            "Bloomberg Intelligence",
+            f"{tiktok_q3:.1f}%",
+            tiktok_q3,
+            10,
+            15,
+            True,
+        )
+    )
     tiktok_2021 = 100 * shares.loc[2021, "TikTok Shop"]
-    patterns.append(Pattern(
-        "TikTok Shop in its launch year", "a small share in 2021 (2022: 5%); under 2%",
-        "Momentum Works 2023 (2022 share); policy_timeline.csv launch 2021-04-17",
-        f"{tiktok_2021:.1f}%", tiktok_2021, 0, 2, False))
+    patterns.append(
+        Pattern(
+            "TikTok Shop in its launch year",
+            "a small share in 2021 (2022: 5%); under 2%",
+            "Momentum Works 2023 (2022 share); policy_timeline.csv launch 2021-04-17",
+            f"{tiktok_2021:.1f}%",
+            tiktok_2021,
+            0,
+            2,
+            False,
+        )
+    )
 
     banned = max(_window(t, "gmv_idr", "TikTok Shop", BAN_WINDOW) for t in history)
-    patterns.append(Pattern(
-        "TikTok Shop's GMV stops under the ban", "0 (transactions stopped 2023-10-04; tolerance 0)",
-        "policy_timeline.csv (Kompas; VOI)", f"{banned:.3g} IDR per week during the ban", banned, 0, 0,
-        False))
+    patterns.append(
+        Pattern(
+            "TikTok Shop's GMV stops under the ban",
+            "0 (transactions stopped 2023-10-04; tolerance 0)",
+            "policy_timeline.csv (Kompas; VOI)",
+            f"{banned:.3g} IDR per week during the ban",
+            banned,
+            0,
+            0,
+            False,
+        )
+    )
 
     row = targets[targets.metric == "ban_diversion"].iloc[0]
     shopee = 100 * record["ban_shopee_vs_no_policy"]
-    patterns.append(Pattern(
-        "Shopee gains in the ban weeks (against no policy)",
-        f"+{row.value:g}% (tolerance: +15% to +40%; an FMCG and beauty panel)", row.source,
-        f"{shopee:+.1f}%", shopee, 15, 40, True))
+    patterns.append(
+        Pattern(
+            "Shopee gains in the ban weeks (against no policy)",
+            f"+{row.value:g}% (tolerance: +15% to +40%; an FMCG and beauty panel)",
+            row.source,
+            f"{shopee:+.1f}%",
+            shopee,
+            15,
+            40,
+            True,
+        )
+    )
     lost = 100 * record["ban_online_vs_no_policy"]
-    patterns.append(Pattern(
-        "Online GMV falls in the ban weeks (against no policy)",
-        "below no policy (the panel's total fell, net -197 bn IDR); no lower than losing all of "
-        "TikTok Shop's 12.5% share: -12.5% to -0.5%", row.source, f"{lost:+.1f}%", lost, -12.5, -0.5,
-        False))
+    patterns.append(
+        Pattern(
+            "Online GMV falls in the ban weeks (against no policy)",
+            "below no policy (the panel's total fell, net -197 bn IDR); no lower than losing all of "
+            "TikTok Shop's 12.5% share: -12.5% to -0.5%",
+            row.source,
+            f"{lost:+.1f}%",
+            lost,
+            -12.5,
+            -0.5,
+            False,
+        )
+    )
 
     growth = 100 * record["gmv_growth_2023"]
-    patterns.append(Pattern(
-        "Online GMV growth in 2023", "+3.7% (tolerance -1% to +9%)", "Momentum Works 2024",
-        f"{growth:+.1f}%", growth, -1, 9, True))
+    patterns.append(
+        Pattern(
+            "Online GMV growth in 2023",
+            "+3.7% (tolerance -1% to +9%)",
+            "Momentum Works 2024",
+            f"{growth:+.1f}%",
+            growth,
+            -1,
+            9,
+            True,
+        )
+    )
     tokopedia = 100 * record["tokopedia_growth_2023"]
-    patterns.append(Pattern(
-        "Tokopedia's GMV in 2023 against 2022", "-11.4% (18.4 -> 16.3 US$ bn; tolerance -20% to -2%)",
-        "Momentum Works 2024 via Business Times", f"{tokopedia:+.1f}%", tokopedia, -20, -2, True))
+    patterns.append(
+        Pattern(
+            "Tokopedia's GMV in 2023 against 2022",
+            "-11.4% (18.4 -> 16.3 US$ bn; tolerance -20% to -2%)",
+            "Momentum Works 2024 via Business Times",
+            f"{tokopedia:+.1f}%",
+            tokopedia,
+            -20,
+            -2,
+            True,
+        )
+    )
     online = record["msmes_online_end_2023_m"]
-    patterns.append(Pattern(
-        "MSMEs selling online at end-2023", "27 M (tolerance +/- 20%: 21.6 to 32.4 M)",
-        "KemenKopUKM (calibration_targets.csv msme_digital)", f"{online:.1f} M firms", online,
-        21.6, 32.4, True))
+    patterns.append(
+        Pattern(
+            "MSMEs selling online at end-2023",
+            "27 M (tolerance +/- 20%: 21.6 to 32.4 M)",
+            "KemenKopUKM (calibration_targets.csv msme_digital)",
+            f"{online:.1f} M firms",
+            online,
+            21.6,
+            32.4,
+            True,
+        )
+    )
 
     drop = -100 * _mean(runs, "history", "tiktok_reliant_revenue_change")
     row = targets[targets.metric == "ban_seller_loss"].iloc[0]
-    patterns.append(Pattern(
-        "Sellers who relied on TikTok Shop lose most of their sales",
-        f"{row.value:g}% of sales lost (reported {row.low:g}-{row.high:g}%; tolerance "
-        f"{row.low - 10:g}-{row.high + 10:g}%)", row.source,
-        (f"{drop:.0f}% lost" if drop >= 0 else f"{-drop:.0f}% gained (not lost)")
-        + " by firms with over half their sales on TikTok Shop before the ban",
-        drop, row.low - 10, row.high + 10, False))
+    patterns.append(
+        Pattern(
+            "Sellers who relied on TikTok Shop lose most of their sales",
+            f"{row.value:g}% of sales lost (reported {row.low:g}-{row.high:g}%; tolerance "
+            f"{row.low - 10:g}-{row.high + 10:g}%)",
+            row.source,
+            (f"{drop:.0f}% lost" if drop >= 0 else f"{-drop:.0f}% gained (not lost)")
+            + " by firms with over half their sales on TikTok Shop before the ban",
+            drop,
+            row.low - 10,
+            row.high + 10,
+            False,
+        )
+    )
 
     homing = _mean(runs, "history", "storefronts_per_online_msme")
-    patterns.append(Pattern(
-        "Sellers multi-home", "APJII survey: 73.7% + 38.8% + 34.3% + 12.5% + 10.2% = about 1.7 "
-        "platforms per online MSME (tolerance 1.2 to 2.2)",
-        "APJII MSME survey 2023 (calibration_targets.csv)",
-        f"{homing:.2f} storefronts per online domestic MSME (2023-06)", homing, 1.2, 2.2, False))
+    patterns.append(
+        Pattern(
+            "Sellers multi-home",
+            "APJII survey: 73.7% + 38.8% + 34.3% + 12.5% + 10.2% = about 1.7 "
+            "platforms per online MSME (tolerance 1.2 to 2.2)",
+            "APJII MSME survey 2023 (calibration_targets.csv)",
+            f"{homing:.2f} storefronts per online domestic MSME (2023-06)",
+            homing,
+            1.2,
+            2.2,
+            False,
+        )
+    )
 
     apps = _mean(runs, "history", "marketplace_apps_per_user")
-    patterns.append(Pattern(
-        "Shoppers multi-home", "at least 1.5 marketplace apps per online shopper, TikTok excluded "
-        "(tolerance 1.3 to 2.5)", "YouGov 2024 (calibration_targets.csv; shape only, not fitted)",
-        f"{apps:.2f} marketplace apps per user (2024-06)", apps, 1.3, 2.5, False))
+    patterns.append(
+        Pattern(
+            "Shoppers multi-home",
+            "at least 1.5 marketplace apps per online shopper, TikTok excluded (tolerance 1.3 to 2.5)",
+            "YouGov 2024 (calibration_targets.csv; shape only, not fitted)",
+            f"{apps:.2f} marketplace apps per user (2024-06)",
+            apps,
+            1.3,
+            2.5,
+            False,
+        )
+    )
 
     ratios = []
     for t in history:
         p90 = _window(t, "msme_revenue_per_firm_idr", "p90", (dt.date(2023, 1, 1), dt.date(2024, 1, 1)))
-        med = _window(t, "msme_revenue_per_firm_idr", "median", (dt.date(2023, 1, 1),
-                                                                  dt.date(2024, 1, 1)))
+        med = _window(t, "msme_revenue_per_firm_idr", "median", (dt.date(2023, 1, 1), dt.date(2024, 1, 1)))
         ratios.append(p90 / med)
     ratio = float(np.mean(ratios))
-    patterns.append(Pattern(
-        "MSME revenue is heavy-tailed", "most MSMEs are micro firms, a few are large: P90 / median "
-        "revenue per firm of 3 to 50", "KemenKopUKM (63.4 M of 64.2 M MSMEs are micro)",
-        f"P90 / median weekly revenue per firm = {ratio:.1f} (2023)", ratio, 3, 50, False))
+    patterns.append(
+        Pattern(
+            "MSME revenue is heavy-tailed",
+            "most MSMEs are micro firms, a few are large: P90 / median revenue per firm of 3 to 50",
+            "KemenKopUKM (63.4 M of 64.2 M MSMEs are micro)",
+            f"P90 / median weekly revenue per firm = {ratio:.1f} (2023)",
+            ratio,
+            3,
+            50,
+            False,
+        )
+    )
 
-    sellers = float(np.mean([_window(t, "sellers", "TikTok Shop", (dt.date(2023, 9, 1),
-                                                                   dt.date(2023, 10, 2))) for t in history]))
-    patterns.append(Pattern(
-        "TikTok Shop's sellers before the ban", "2-6 M sellers (2023-10)",
-        "TikTok via Rest of World; Reuters", f"{sellers / 1e6:.1f} M firms (2023-09)",
-        sellers / 1e6, 2, 6, False))
+    sellers = float(
+        np.mean(
+            [
+                _window(t, "sellers", "TikTok Shop", (dt.date(2023, 9, 1), dt.date(2023, 10, 2)))
+                for t in history
+            ]
+        )
+    )
+    patterns.append(
+        Pattern(
+            "TikTok Shop's sellers before the ban",
+            "2-6 M sellers (2023-10)",
+            "TikTok via Rest of World; Reuters",
+            f"{sellers / 1e6:.1f} M firms (2023-09)",
+            sellers / 1e6,
+            2,
+            6,
+            False,
+        )
+    )
 
     users = _mean(runs, "history", "app_users_2023q3")
-    monthly = float(np.mean([_window(t, "online_gmv_idr", "all", (dt.date(2023, 7, 1),
-                                                                  dt.date(2023, 10, 1))) for t in history]))
+    monthly = float(
+        np.mean(
+            [
+                _window(t, "online_gmv_idr", "all", (dt.date(2023, 7, 1), dt.date(2023, 10, 1)))
+                for t in history
+            ]
+        )
+    )
     spend = monthly * 52 / 12 / users
-    patterns.append(Pattern(
-        "Online spend per online shopper", "IDR 429,509 per month (tolerance +/- 30%)",
-        "Jakpat 2023H2 (calibration_targets.csv online_spend)", f"IDR {spend:,.0f} per month (2023Q3)",
-        spend, round(429_509 * 0.7), round(429_509 * 1.3), False))
+    patterns.append(
+        Pattern(
+            "Online spend per online shopper",
+            "IDR 429,509 per month (tolerance +/- 30%)",
+            "Jakpat 2023H2 (calibration_targets.csv online_spend)",
+            f"IDR {spend:,.0f} per month (2023Q3)",
+            spend,
+            round(429_509 * 0.7),
+            round(429_509 * 1.3),
+            False,
+        )
+    )
     return patterns
 
 
@@ -290,12 +440,23 @@ def figures(runs: list[dict], out: Path) -> list[str]:
         ax.plot(b.index, b["mean"], "-o", color=PLATFORM_COLOURS.get(name), label=f"{name} (model)")
         ax.fill_between(b.index, b["low"], b["high"], color=PLATFORM_COLOURS.get(name), alpha=0.2)
     data = targets[(targets.metric == "gmv_share") & (targets.period == "2022")]
-    ax.scatter([2022] * len(data), data.value, marker="x", s=70, color="k", zorder=5,
-               label="2022 data (Momentum Works)")
+    ax.scatter(
+        [2022] * len(data),
+        data.value,
+        marker="x",
+        s=70,
+        color="k",
+        zorder=5,
+        label="2022 data (Momentum Works)",
+    )
     ax.set_xticks(list(per_seed[0].index))
-    _finish(fig, ax, "Share of annual online GMV (%)",
-            "Annual GMV shares under history: model (mean, 90% band over seeds) and data",
-            out / "validation_shares.png")
+    _finish(
+        fig,
+        ax,
+        "Share of annual online GMV (%)",
+        "Annual GMV shares under history: model (mean, 90% band over seeds) and data",
+        out / "validation_shares.png",
+    )
 
     fig, ax = new_figure(figsize=(9, 5))
     for scenario, style in (("history", "-"), ("no_policy", "--")):
@@ -308,15 +469,24 @@ def figures(runs: list[dict], out: Path) -> list[str]:
             mean = pd.concat(series, axis=1).mean(axis=1) / 1e12
             shown = (mean.index >= pd.Timestamp("2023-06-01")) & (mean.index < pd.Timestamp("2024-06-01"))
             mean = mean[shown]
-            ax.plot(mean.index, mean, style, color=PLATFORM_COLOURS[name],
-                    label=f"{name} ({scenario})")
+            ax.plot(mean.index, mean, style, color=PLATFORM_COLOURS[name], label=f"{name} ({scenario})")
     for day, label in ((dt.date(2023, 10, 4), "ban"), (dt.date(2023, 12, 12), "pilot relaunch")):
         ax.axvline(pd.Timestamp(day), color="0.4", ls=":")
-        ax.annotate(label, (pd.Timestamp(day), 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", fontsize=8)
-    _finish(fig, ax, "GMV (IDR trillion per week)",
-            "The ban in weekly GMV: history (solid) against no_policy (dashed), mean over seeds",
-            out / "validation_ban.png")
+        ax.annotate(
+            label,
+            (pd.Timestamp(day), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    _finish(
+        fig,
+        ax,
+        "GMV (IDR trillion per week)",
+        "The ban in weekly GMV: history (solid) against no_policy (dashed), mean over seeds",
+        out / "validation_ban.png",
+    )
     return ["validation_shares.png", "validation_ban.png"]
 
 
@@ -343,10 +513,18 @@ def naive_baselines() -> dict[str, dict[str, float | None]]:
     total = t[t.metric == "gmv_total"].set_index("period")["value"]
     trend = float((total["2022"] / total["2019"]) ** (1 / 3) - 1)
     return {
-        "carried forward": {"gmv_growth_2023": 0.0, "tokopedia_growth_2023": 0.0,
-                            "ban_shopee_vs_no_policy": 0.0, "msmes_online_end_2023_m": None},
-        "trend": {"gmv_growth_2023": trend, "tokopedia_growth_2023": trend,
-                  "ban_shopee_vs_no_policy": 0.0, "msmes_online_end_2023_m": None},
+        "carried forward": {
+            "gmv_growth_2023": 0.0,
+            "tokopedia_growth_2023": 0.0,
+            "ban_shopee_vs_no_policy": 0.0,
+            "msmes_online_end_2023_m": None,
+        },
+        "trend": {
+            "gmv_growth_2023": trend,
+            "tokopedia_growth_2023": trend,
+            "ban_shopee_vs_no_policy": 0.0,
+            "msmes_online_end_2023_m": None,
+        },
     }
 
 
@@ -363,21 +541,29 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
     ``sim estimate`` wrote (docs/estimation/full and docs/estimation/backtest)."""
     full_path, back_path = directory / "full" / "estimate.json", directory / "backtest" / "estimate.json"
     if not full_path.is_file():
-        return ["## Estimation", "", f"No estimate in `{full_path}`: run `sim estimate "
-                f"out={full_path.parent}`.", ""]
+        return [
+            "## Estimation",
+            "",
+            f"No estimate in `{full_path}`: run `sim estimate out={full_path.parent}`.",
+            "",
+        ]
     full = json.loads(full_path.read_text())
-    lines = ["## Estimation", "",
-             f"Method of simulated moments, common random numbers, {full['seeds']} seeds per "
-             f"evaluation (`sim estimate seeds={full['seeds']} "
-             f"out={full_path.parent}`; "
-             f"{full['evaluations']} evaluations). Objective Q = sum of squared errors in "
-             f"tolerances at the estimate: **{full['objective']:.2f}**; its noise floor, the "
-             "standard deviation of Q over bootstrap resamples of the seeds at the estimate, is "
-             f"**{full['objective_noise_sd']:.2f}**. Each target's seed-to-seed standard deviation "
-             "divided by the square root of the seeds is below its tolerance where the column "
-             "says so.", "",
-             "| parameter | meaning | estimate | 90% interval | pinned by the targets |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "## Estimation",
+        "",
+        f"Method of simulated moments, common random numbers, {full['seeds']} seeds per "
+        f"evaluation (`sim estimate seeds={full['seeds']} "
+        f"out={full_path.parent}`; "
+        f"{full['evaluations']} evaluations). Objective Q = sum of squared errors in "
+        f"tolerances at the estimate: **{full['objective']:.2f}**; its noise floor, the "
+        "standard deviation of Q over bootstrap resamples of the seeds at the estimate, is "
+        f"**{full['objective_noise_sd']:.2f}**. Each target's seed-to-seed standard deviation "
+        "divided by the square root of the seeds is below its tolerance where the column "
+        "says so.",
+        "",
+        "| parameter | meaning | estimate | 90% interval | pinned by the targets |",
+        "|---|---|---|---|---|",
+    ]
     from sim.studies.estimate import PARAMETERS, from_free
 
     by_key = {p.key: p for p in PARAMETERS}
@@ -386,20 +572,33 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
         lo = from_free(p, row["free"] - 1.645 * row["free_se"])
         hi = from_free(p, row["free"] + 1.645 * row["free_se"])
         interval = f"{lo:.4g} to {hi:.4g}" if row["pinned"] else "fixed at the stated prior"
-        lines.append(f"| `{row['key']}` | {row['meaning']} | {row['estimate']:.4g} | {interval} | "
-                     f"{'yes' if row['pinned'] else 'no'} |")
-    lines += ["", "| target | observed | tolerance | model | seed sd / sqrt(seeds) | source |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| `{row['key']}` | {row['meaning']} | {row['estimate']:.4g} | {interval} | "
+            f"{'yes' if row['pinned'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "| target | observed | tolerance | model | seed sd / sqrt(seeds) | source |",
+        "|---|---|---|---|---|---|",
+    ]
     for t in full["targets"]:
         noise = t["model_seed_sd"] / math.sqrt(full["seeds"])
-        lines.append(f"| {t['name']} | {_fmt(t['name'], t['value'])} | {t['tolerance']:g} | "
-                     f"{_fmt(t['name'], t['model'])} | {noise:.4f} "
-                     f"({'below' if noise < t['tolerance'] else '**above**'} tolerance) | {t['source']} |")
+        lines.append(
+            f"| {t['name']} | {_fmt(t['name'], t['value'])} | {t['tolerance']:g} | "
+            f"{_fmt(t['name'], t['model'])} | {noise:.4f} "
+            f"({'below' if noise < t['tolerance'] else '**above**'} tolerance) | {t['source']} |"
+        )
     names = [t["name"] for t in full["targets"]]
-    lines += ["", "### Identification", "",
-              "Change of each target, in tolerances, when one parameter moves by its finite-difference "
-              "step (same seeds). A row with no entry of 1 or more is weakly identified.", "",
-              "| parameter | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [
+        "",
+        "### Identification",
+        "",
+        "Change of each target, in tolerances, when one parameter moves by its finite-difference "
+        "step (same seeds). A row with no entry of 1 or more is weakly identified.",
+        "",
+        "| parameter | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
     for key, row in full["jacobian_in_tolerances"].items():
         cells = [f"**{row[n]:+.2f}**" if abs(row[n]) >= 1 else f"{row[n]:+.2f}" for n in names]
         lines.append(f"| `{key.removeprefix('market.')}` | " + " | ".join(cells) + " |")
@@ -409,17 +608,21 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
     back = json.loads(back_path.read_text())
     baselines = naive_baselines()
     held_out = [t for t in back["targets"] if not t["used"]]
-    lines += ["## Backtest", "",
-              f"Estimated on the targets observable before {back['before']} only (`sim estimate "
-              f"before={back['before']}"
-              + (" from_priors=true" if back.get("from_priors") else "")
-              + f" out={back_path.parent}`), starting every parameter but the level constants "
-              "from its stated prior; parameters those targets cannot pin stay there. Then the ban "
-              "window and 2023 are "
-              "predicted and scored as |error| / tolerance against two naive forecasts (lower is "
-              "better).", "",
-              "| held-out target | observed | tolerance | model | " + " | ".join(baselines) + " |",
-              "|---|---|---|---|" + "---|" * len(baselines)]
+    lines += [
+        "## Backtest",
+        "",
+        f"Estimated on the targets observable before {back['before']} only (`sim estimate "
+        f"before={back['before']}"
+        + (" from_priors=true" if back.get("from_priors") else "")
+        + f" out={back_path.parent}`), starting every parameter but the level constants "
+        "from its stated prior; parameters those targets cannot pin stay there. Then the ban "
+        "window and 2023 are "
+        "predicted and scored as |error| / tolerance against two naive forecasts (lower is "
+        "better).",
+        "",
+        "| held-out target | observed | tolerance | model | " + " | ".join(baselines) + " |",
+        "|---|---|---|---|" + "---|" * len(baselines),
+    ]
     # Mean score over the held-out targets that every forecast covers, so the means compare.
     covered = [t for t in held_out if all(b.get(t["name"]) is not None for b in baselines.values())]
     for t in held_out:
@@ -427,38 +630,56 @@ def estimation_sections(directory: Path = ESTIMATION_DIR) -> list[str]:
         cells = []
         for base in baselines.values():
             guess = base.get(t["name"])
-            cells.append("n/a" if guess is None else
-                         f"{_fmt(t['name'], guess)} ({abs(guess - t['value']) / t['tolerance']:.1f})")
-        lines.append(f"| {t['name']} | {_fmt(t['name'], t['value'])} | {t['tolerance']:g} | "
-                     f"{_fmt(t['name'], t['model'])} ({err:.1f}) | " + " | ".join(cells) + " |")
-    means = {"model": backtest_score(covered, None),
-             **{name: backtest_score(covered, base) for name, base in baselines.items()}}
-    lines += ["", f"Mean |error| / tolerance over the {len(covered)} targets every forecast covers: "
-              + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items()) + ".", ""]
+            cells.append(
+                "n/a"
+                if guess is None
+                else f"{_fmt(t['name'], guess)} ({abs(guess - t['value']) / t['tolerance']:.1f})"
+            )
+        lines.append(
+            f"| {t['name']} | {_fmt(t['name'], t['value'])} | {t['tolerance']:g} | "
+            f"{_fmt(t['name'], t['model'])} ({err:.1f}) | " + " | ".join(cells) + " |"
+        )
+    means = {
+        "model": backtest_score(covered, None),
+        **{name: backtest_score(covered, base) for name, base in baselines.items()},
+    }
+    lines += [
+        "",
+        f"Mean |error| / tolerance over the {len(covered)} targets every forecast covers: "
+        + ", ".join(f"{name} **{value:.2f}**" for name, value in means.items())
+        + ".",
+        "",
+    ]
     return lines
 
 
 def backtest_score(held_out: list[dict], baseline: dict[str, float | None] | None) -> float:
     """Mean |prediction - observed| / tolerance; the model's own predictions when no baseline."""
-    errors = [abs((t["model"] if baseline is None else baseline[t["name"]]) - t["value"])
-              / t["tolerance"] for t in held_out]
+    errors = [
+        abs((t["model"] if baseline is None else baseline[t["name"]]) - t["value"]) / t["tolerance"]
+        for t in held_out
+    ]
     return float(np.mean(errors)) if errors else float("nan")
 
 
-def write_report(patterns: list[Pattern], pictures: list[str], out: Path, seeds: int,
-                 overrides: tuple[str, ...]) -> Path:
+def write_report(
+    patterns: list[Pattern], pictures: list[str], out: Path, seeds: int, overrides: tuple[str, ...]
+) -> Path:
     passed = sum(p.passed for p in patterns)
-    lines = ["# Validation", "",
-             f"Generated by `sim validate seeds={seeds}"
-             + (f" 'model_overrides={json.dumps(list(overrides), separators=(',', ':'))}'"
-                if overrides else "")
-             + f"` on {dt.date.today()}: "
-             f"`history` and `no_policy` on {seeds} seeds, same seed per pair, model values are "
-             f"means over seeds. {passed} of {len(patterns)} patterns pass. Each pattern passes only "
-             "when the model's value lies inside the numeric band given beside its source. Patterns "
-             "marked *fitted* were targets of the estimation; the others were not used in fitting.",
-             "", "| pattern | observed (tolerance) | source | model | band | result |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Validation",
+        "",
+        f"Generated by `sim validate seeds={seeds}"
+        + (f" 'model_overrides={json.dumps(list(overrides), separators=(',', ':'))}'" if overrides else "")
+        + f"` on {dt.date.today()}: "
+        f"`history` and `no_policy` on {seeds} seeds, same seed per pair, model values are "
+        f"means over seeds. {passed} of {len(patterns)} patterns pass. Each pattern passes only "
+        "when the model's value lies inside the numeric band given beside its source. Patterns "
+        "marked *fitted* were targets of the estimation; the others were not used in fitting.",
+        "",
+        "| pattern | observed (tolerance) | source | model | band | result |",
+        "|---|---|---|---|---|---|",
+    ]
     for p in patterns:
         result = ("pass" if p.passed else "**FAIL**") + (" (fitted)" if p.fitted else "")
         lines.append(f"| {p.name} | {p.observed} | {p.source} | {p.model} | {p.band} | {result} |")

@@ -27,8 +27,10 @@ from sim.views.figures import (
 )
 
 WIDTH, HEIGHT, DPI = 7.6, 3.5, 90
-STYLE = [Line2D([], [], color="0.3", ls="-", label="Chosen policy"),
-         Line2D([], [], color="0.3", ls="--", label="No policy")]
+STYLE = [
+    Line2D([], [], color="0.3", ls="-", label="Chosen policy"),
+    Line2D([], [], color="0.3", ls="--", label="No policy"),
+]
 
 
 def model_frame(model: PolicyVsCounterfactual) -> pd.DataFrame:
@@ -51,9 +53,18 @@ def _axes(model: PolicyVsCounterfactual, title: str, ylabel: str) -> tuple[Figur
         for i, group in enumerate(event_markers(model.events), start=1):
             day = pd.Timestamp(group[0][0])
             ax.axvline(day, color="0.35", lw=0.8, ls=":", zorder=0)
-            ax.annotate(str(i), (day, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(0, 2 + 8 * (i % 2 == 0)), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7.5, fontweight="bold", color="0.15")
+            ax.annotate(
+                str(i),
+                (day, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2 + 8 * (i % 2 == 0)),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+                fontweight="bold",
+                color="0.15",
+            )
         if model.current_date is not None:
             ax.axvline(pd.Timestamp(model.current_date), color="#c92a2a", lw=0.9, alpha=0.6)
     _format_time_axis(ax)
@@ -62,8 +73,14 @@ def _axes(model: PolicyVsCounterfactual, title: str, ylabel: str) -> tuple[Figur
 
 
 def _finish(fig: Figure, ax: Axes, handles: list[Line2D]) -> Figure:
-    ax.legend(handles=handles, fontsize=7.5, frameon=False, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(
+        handles=handles,
+        fontsize=7.5,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
     fig.tight_layout()
     return fig
 
@@ -80,35 +97,39 @@ def storefront_shares(model: PolicyVsCounterfactual) -> Figure:
         colour = PLATFORM_COLOURS.get(name, "0.4")
         handles.append(Line2D([], [], color=colour, label=name))
         if not df.empty:
-            ax.plot(df.index, _smooth(df[f"policy:gmv_share[{name}]"]) * 100, "-", color=colour,
-                    lw=1.6)
-            ax.plot(df.index, _smooth(df[f"counterfactual:gmv_share[{name}]"]) * 100, "--",
-                    color=colour, lw=1.0)
+            ax.plot(df.index, _smooth(df[f"policy:gmv_share[{name}]"]) * 100, "-", color=colour, lw=1.6)
+            ax.plot(
+                df.index, _smooth(df[f"counterfactual:gmv_share[{name}]"]) * 100, "--", color=colour, lw=1.0
+            )
     ax.set_ylim(0, 60)
     return _finish(fig, ax, handles + STYLE)
 
 
 def group_shares(model: PolicyVsCounterfactual) -> Figure:
-    fig, ax = _axes(model, "GMV share by operator group (one membership)",
-                    "Share of online GMV (%)")
+    fig, ax = _axes(model, "GMV share by operator group (one membership)", "Share of online GMV (%)")
     df = model_frame(model)
     handles: list[Line2D] = []
     for i, group in enumerate(getattr(model, "groups", [])):
         colour = GROUP_COLOURS.get(group, SERIES_COLOURS[i % len(SERIES_COLOURS)])
         handles.append(Line2D([], [], color=colour, label=group))
         if not df.empty:
-            ax.plot(df.index, _smooth(df[f"policy:group_gmv_share[{group}]"]) * 100, "-",
-                    color=colour, lw=1.6)
-            ax.plot(df.index, _smooth(df[f"counterfactual:group_gmv_share[{group}]"]) * 100,
-                    "--", color=colour, lw=1.0)
+            ax.plot(
+                df.index, _smooth(df[f"policy:group_gmv_share[{group}]"]) * 100, "-", color=colour, lw=1.6
+            )
+            ax.plot(
+                df.index,
+                _smooth(df[f"counterfactual:group_gmv_share[{group}]"]) * 100,
+                "--",
+                color=colour,
+                lw=1.0,
+            )
     ax.set_ylim(0, 60)
     return _finish(fig, ax, handles + STYLE)
 
 
 def revenue_difference(model: PolicyVsCounterfactual) -> Figure:
     """MSME revenue by origin and channel: % difference of the chosen policy from no policy."""
-    fig, ax = _axes(model, "MSME revenue vs no policy",
-                    "Difference from no policy (%)")
+    fig, ax = _axes(model, "MSME revenue vs no policy", "Difference from no policy (%)")
     df = model_frame(model)
     handles: list[Line2D] = []
     lowest = -10.0
@@ -126,6 +147,13 @@ def revenue_difference(model: PolicyVsCounterfactual) -> Figure:
     # Domestic effects of a few percent stay readable; the floor's cut of cross-border sales
     # (about -90%) leaves the panel at the bottom, where its label says so.
     ax.set_ylim(max(lowest * 1.2, -40.0), 20.0)
-    ax.text(0.99, 0.02, "cross-border sellers: clipped at the bottom when below", fontsize=7,
-            color=ORIGIN_COLOURS["cross_border"], transform=ax.transAxes, ha="right")
+    ax.text(
+        0.99,
+        0.02,
+        "cross-border sellers: clipped at the bottom when below",
+        fontsize=7,
+        color=ORIGIN_COLOURS["cross_border"],
+        transform=ax.transAxes,
+        ha="right",
+    )
     return _finish(fig, ax, handles)
