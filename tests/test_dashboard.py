@@ -3,16 +3,23 @@ Solara's test helpers (clicking Mesa's Step and Reset, moving a lever)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ipyvuetify as v
 import ipywidgets as widgets
+import matplotlib.dates as mdates
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 
 from sim.core.model import EcommerceModel
 from sim.core.paired import PolicyVsCounterfactual
+from sim.experiments.aggregate import load_sweep, variant_scenarios
 from sim.faces.dashboard import MODEL_PARAMS, LivePage, SweepPage, load_sweep_figures
+from sim.schema.tables import SWEEP_FIGURE_METRICS
 from sim.views import charts
+from sim.views.figures import sweep_figures
 
 SMALL = {"n_shoppers": 1500, "n_msmes": 400}
 
@@ -30,8 +37,10 @@ def test_counterfactual_is_no_policy_on_the_same_seed(paired):
     for _ in range(170):
         alone.step()
     df = paired.datacollector.get_model_vars_dataframe()
-    np.testing.assert_array_equal(df["counterfactual:gmv_share[TikTok Shop]"],
-                                  alone.datacollector.get_model_vars_dataframe()["gmv_share[TikTok Shop]"])
+    np.testing.assert_array_equal(
+        df["counterfactual:gmv_share[TikTok Shop]"],
+        alone.datacollector.get_model_vars_dataframe()["gmv_share[TikTok Shop]"],
+    )
     assert paired.policy_model.cfg.scenario.name == "history"  # default levers are history's
     assert (df["policy:gmv_share[TikTok Shop]"] != df["counterfactual:gmv_share[TikTok Shop]"]).any()
 
@@ -44,8 +53,9 @@ def test_both_group_lines_use_the_policy_runs_membership(paired):
     np.testing.assert_allclose(cf_group[after], cf_sum[after])
     np.testing.assert_allclose(cf_group[~after], df["counterfactual:gmv_share[Tokopedia]"][~after])
     own = paired.policy_model.datacollector.get_model_vars_dataframe()
-    np.testing.assert_allclose(df["policy:group_gmv_share[Tokopedia group]"],
-                               own["group_gmv_share[Tokopedia group]"])
+    np.testing.assert_allclose(
+        df["policy:group_gmv_share[Tokopedia group]"], own["group_gmv_share[Tokopedia group]"]
+    )
 
 
 def test_a_bad_lever_is_reported_not_raised():
@@ -90,8 +100,11 @@ def _walk(widget: widgets.Widget):
 
 def _texts(rc) -> list[str]:
     """The page's plain texts (Html leaves whose children are strings)."""
-    return [" ".join(w.children) for w in _walk(rc.find().widget) if isinstance(w, v.Html)
-            and w.children and all(isinstance(c, str) for c in w.children)]
+    return [
+        " ".join(w.children)
+        for w in _walk(rc.find().widget)
+        if isinstance(w, v.Html) and w.children and all(isinstance(c, str) for c in w.children)
+    ]
 
 
 @pytest.mark.slow
@@ -141,6 +154,39 @@ def test_sweep_page_shows_bands_and_the_policy_effect(tiny_sweep, monkeypatch):
     field = rc.find(v.TextField, label="Folder of a finished sweep").widget
     field.v_model = str(tiny_sweep / "nope")
     field.fire_event("focusout", None)
-    rc.find(v.Html, children=[f"{tiny_sweep / 'nope'} is not a finished sweep folder (no runs.csv)."]
-            ).wait_for(timeout=10)
+    rc.find(
+        v.Html, children=[f"{tiny_sweep / 'nope'} is not a finished sweep folder (no runs.csv)."]
+    ).wait_for(timeout=10)
     assert len(rc.find(widgets.Image).widgets) == 0
+
+
+@pytest.mark.slow
+def test_sweep_figures_draw_from_tables_and_the_scenarios_given(tiny_sweep, tmp_path):
+    """The views read tidy tables only: with the sweep folder moved away, the comparison figures
+    still draw, and their dotted policy lines are the dates of the scenarios passed in."""
+    result = load_sweep(tiny_sweep)
+    rows, scenarios = result.rows(SWEEP_FIGURE_METRICS), variant_scenarios(result)
+    assert set(scenarios) == {"history", "ban_only"}
+    moved = replace(
+        scenarios["ban_only"],
+        social_commerce_ban=replace(scenarios["ban_only"].social_commerce_ban, date="2023-01-02"),
+    )
+    elsewhere = tmp_path / "moved"
+    tiny_sweep.rename(elsewhere)
+    try:
+        figures = sweep_figures(rows, result.runs, {**scenarios, "ban_only": moved})
+    finally:
+        elsewhere.rename(tiny_sweep)
+    panels = {ax.get_title(loc="left").split(" (")[0]: ax for ax in figures["market_share.png"].axes}
+
+    def dotted_dates(ax) -> set[pd.Timestamp]:
+        xs = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+        return {
+            pd.Timestamp(x).normalize()
+            if not isinstance(x, float)
+            else pd.Timestamp(mdates.num2date(x).date())
+            for x in xs
+        }
+
+    assert dotted_dates(panels["ban_only"]) == {pd.Timestamp("2023-01-02")}
+    assert pd.Timestamp("2023-10-04") in dotted_dates(panels["history"])

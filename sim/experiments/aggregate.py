@@ -42,6 +42,8 @@ from sim.schema.tables import MAX_VARIANTS, SWEEP_FIGURE_METRICS, own_rows, pair
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from sim.schema.config import ScenarioConfig
+
 
 class SweepError(RuntimeError):
     """Some runs of the sweep failed or did not finish."""
@@ -87,8 +89,13 @@ class SweepResult:
             raise SweepError(f"{path} does not exist: no run of the sweep finished")
         return path
 
-    def rows(self, metric: str | Sequence[str] | None = None, entity: str | Sequence[str] | None = None,
-             start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    def rows(
+        self,
+        metric: str | Sequence[str] | None = None,
+        entity: str | Sequence[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> pd.DataFrame:
         """The rows of ``table`` for some metrics and entities (a name or a list; None: all) and
         dates in [start, end), in the table's order and with its columns and types. Read from
         ``sweep.parquet`` with DuckDB (only the matching rows are loaded) unless the whole table
@@ -117,8 +124,10 @@ class SweepResult:
         own = own_rows(rows, self.runs)
         paired = paired_counterfactual(rows, own, self.runs)
         if paired.empty:
-            raise SweepError("no run of the sweep has a counterfactual (counterfactual=null and no "
-                             "no_policy run with the same seed)")
+            raise SweepError(
+                "no run of the sweep has a counterfactual (counterfactual=null and no "
+                "no_policy run with the same seed)"
+            )
         value = own.groupby("run", observed=True)["value"].mean()
         counterfactual = paired.groupby("pair_run")["value"].mean()
         paired_runs = [run for run in self.runs["run"] if run in counterfactual.index]  # sweep order
@@ -134,13 +143,15 @@ class SweepResult:
         the rows of the metrics they show."""
         from sim.views.figures import sweep_figures
 
-        return sweep_figures(self.rows(SWEEP_FIGURE_METRICS), self.runs, self.sweep_dir)
+        return sweep_figures(self.rows(SWEEP_FIGURE_METRICS), self.runs, variant_scenarios(self))
 
     def report(self) -> str:
         """The aggregation's summary lines: runs ok, files written, and each failed run."""
         ok = int((self.runs["status"] == "ok").sum())
-        lines = [f"[aggregate] {ok} of {len(self.runs)} runs ok in {self.sweep_dir}; wrote "
-                 + ", ".join(self.files)]
+        lines = [
+            f"[aggregate] {ok} of {len(self.runs)} runs ok in {self.sweep_dir}; wrote "
+            + ", ".join(self.files)
+        ]
         lines += [f"[aggregate] {note}" for note in self.notes]
         for row in self.failed.itertuples():
             lines.append(f"[aggregate] {row.status}: {row.run}: {row.error}")
@@ -160,15 +171,23 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
 
 def _runs_with_overrides(sweep_dir: Path) -> dict[Path, list[str]]:
     """``run_dirs`` with each run's override list (each ``overrides.yaml`` read once)."""
-    dirs = sorted((p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")
-                   if not p.parent.parent.name.startswith(".")),  # a run's staging directory
-                  key=lambda p: (len(p.name), p.name))
+    dirs = sorted(
+        (
+            p.parent.parent
+            for p in sweep_dir.glob("*/.hydra/overrides.yaml")
+            if not p.parent.parent.name.startswith(".")
+        ),  # a run's staging directory
+        key=lambda p: (len(p.name), p.name),
+    )
     listed = {d: _override_list(d) for d in dirs}
     jobs = current_jobs(sweep_dir)
     if jobs is None:
         return listed
-    return {d: items for d, items in listed.items() if (num := _job_num(d)) is not None
-            and jobs.get(num) == tuple(sorted(items))}
+    return {
+        d: items
+        for d, items in listed.items()
+        if (num := _job_num(d)) is not None and jobs.get(num) == tuple(sorted(items))
+    }
 
 
 def _job_num(run_dir: Path) -> int | None:
@@ -191,8 +210,10 @@ def _override_list(run_dir: Path) -> list[str]:
 def _variant(overrides: dict[str, str], varying: list[str]) -> str:
     """A short label of what sets this run apart, seeds aside: ``history`` or
     ``compliance=0.5``; ``default`` if only the seed varies."""
-    parts = [overrides.get(k, "-") if k == "scenario" else f"{k.rsplit('.', 1)[-1]}={overrides.get(k, '-')}"
-             for k in varying]
+    parts = [
+        overrides.get(k, "-") if k == "scenario" else f"{k.rsplit('.', 1)[-1]}={overrides.get(k, '-')}"
+        for k in varying
+    ]
     return ", ".join(parts) if parts else "default"
 
 
@@ -214,6 +235,20 @@ def _annual_columns(summary: dict) -> dict[str, float]:
     return out
 
 
+def variant_scenarios(result: SweepResult) -> dict[str, ScenarioConfig]:
+    """Each finished variant's resolved scenario (its policy dates, for the figures), read from
+    the record of its first finished run."""
+    from sim.schema.packaged import scenario_config
+
+    ok = result.runs[result.runs["status"] == "ok"].drop_duplicates("variant")
+    return {
+        variant: scenario_config(
+            json.loads((result.sweep_dir / run / SUMMARY).read_text())["config"]["scenario"]
+        )
+        for variant, run in zip(ok["variant"], ok["run"], strict=True)
+    }
+
+
 def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
     """One row per run of the sweep (as ``runs.csv``), and the time-series file of each finished
     run, in the same order."""
@@ -223,16 +258,25 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
     all_overrides = [_overrides(items) for items in listed.values()]
     varying = _varying_keys(all_overrides)
     for run_dir, overrides in zip(dirs, all_overrides, strict=True):
-        row: dict = {"run": run_dir.name, "variant": _variant(overrides, varying),
-                     **{f"ov.{k}": v for k, v in overrides.items()}}
+        row: dict = {
+            "run": run_dir.name,
+            "variant": _variant(overrides, varying),
+            **{f"ov.{k}": v for k, v in overrides.items()},
+        }
         summary_path, error_path = run_dir / SUMMARY, run_dir / ERROR
         if error_path.is_file():  # the latest attempt failed, even beside an older complete run
             row.update(status="failed", error=json.loads(error_path.read_text())["error"])
         elif summary_path.is_file():
             summary = json.loads(summary_path.read_text())
-            row.update(status="ok", error="", wall_time_s=summary["wall_time_s"],
-                       scenario=summary["scenario"], seed=summary["seed"],
-                       counterfactual=summary.get("counterfactual"), **_annual_columns(summary))
+            row.update(
+                status="ok",
+                error="",
+                wall_time_s=summary["wall_time_s"],
+                scenario=summary["scenario"],
+                seed=summary["seed"],
+                counterfactual=summary.get("counterfactual"),
+                **_annual_columns(summary),
+            )
             tables.append(run_dir / TIMESERIES)
         else:
             row.update(status="incomplete", error="no summary.json: the run did not finish")
@@ -267,8 +311,10 @@ def _constant(value: str | None, n: int) -> pa.DictionaryArray:
 def _sweep_schema(first: pa.Schema, run_columns: list[str]) -> pa.Schema:
     """sweep.parquet's columns: run, variant, the run table's own, then ov.<key>; text columns
     as dictionaries."""
-    own = [pa.field(f.name, DICTIONARY if f.name in TEXT_COLUMNS or pa.types.is_dictionary(f.type)
-                    else f.type) for f in first]
+    own = [
+        pa.field(f.name, DICTIONARY if f.name in TEXT_COLUMNS or pa.types.is_dictionary(f.type) else f.type)
+        for f in first
+    ]
     head = [pa.field(c, DICTIONARY) for c in run_columns if not c.startswith("ov.")]
     tail = [pa.field(c, DICTIONARY) for c in run_columns if c.startswith("ov.")]
     return pa.schema([*head, *own, *tail])
@@ -279,13 +325,16 @@ def _writer_options(schema: pa.Schema) -> dict:
     min/max statistics only where they are cheap: a third less time than the writer's defaults
     on a sweep of thousands of runs, for the same values."""
     whole = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)]
-    return {"use_dictionary": [f.name for f in schema if pa.types.is_dictionary(f.type)],
-            "column_encoding": dict.fromkeys(whole, "DELTA_BINARY_PACKED"),
-            "write_statistics": whole}
+    return {
+        "use_dictionary": [f.name for f in schema if pa.types.is_dictionary(f.type)],
+        "column_encoding": dict.fromkeys(whole, "DELTA_BINARY_PACKED"),
+        "write_statistics": whole,
+    }
 
 
-def write_sweep_table(path: Path, runs: pd.DataFrame, files: list[Path],
-                      keep_metrics: Sequence[str] = ()) -> tuple[int, pd.DataFrame | None]:
+def write_sweep_table(
+    path: Path, runs: pd.DataFrame, files: list[Path], keep_metrics: Sequence[str] = ()
+) -> tuple[int, pd.DataFrame | None]:
     """Stream the finished runs' tables (``files``, in the order of the ok rows of ``runs``) into
     one Parquet file at ``path``, each with its run's ``run``, ``variant`` and ``ov.<key>``
     columns: one run in memory at a time. Returns the rows written and, with ``keep_metrics``,
@@ -308,12 +357,15 @@ def write_sweep_table(path: Path, runs: pd.DataFrame, files: list[Path],
             n = table.num_rows
             columns = {c: _constant(values[c][k], n) for c in run_columns}
             try:
-                columns.update({name: table.column(name).cast(schema.field(name).type)
-                                for name in table.column_names})
+                columns.update(
+                    {name: table.column(name).cast(schema.field(name).type) for name in table.column_names}
+                )
                 batch = pa.table([columns[f.name] for f in schema], schema=schema)
             except (KeyError, pa.ArrowInvalid) as err:
-                raise SweepError(f"{files[k]} does not have the columns of the sweep's other runs "
-                                 f"({', '.join(schema.names)}): {err}") from None
+                raise SweepError(
+                    f"{files[k]} does not have the columns of the sweep's other runs "
+                    f"({', '.join(schema.names)}): {err}"
+                ) from None
             assert writer is not None
             writer.write_table(batch, row_group_size=max(n, 1))
             written += n
@@ -334,9 +386,13 @@ def write_sweep_table(path: Path, runs: pd.DataFrame, files: list[Path],
     return written, pa.concat_tables(kept).to_pandas()
 
 
-def read_rows(path: Path, metric: str | Sequence[str] | None = None,
-              entity: str | Sequence[str] | None = None, start: str | None = None,
-              end: str | None = None) -> pd.DataFrame:
+def read_rows(
+    path: Path,
+    metric: str | Sequence[str] | None = None,
+    entity: str | Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
     """Rows of a ``sweep.parquet`` by metric, entity and dates in [start, end), in file order,
     with the columns and types ``pd.read_parquet`` gives: DuckDB scans the file and loads only
     the matching rows."""
@@ -354,8 +410,10 @@ def read_rows(path: Path, metric: str | Sequence[str] | None = None,
             params[name] = str(pd.Timestamp(value))
     where = " AND ".join(conditions) or "true"
     schema = pq.read_schema(path)
-    query = (f"SELECT * EXCLUDE (file_row_number) FROM read_parquet($path, file_row_number = true) "
-             f"WHERE {where} ORDER BY file_row_number")  # threads may find the rows in any order
+    query = (
+        f"SELECT * EXCLUDE (file_row_number) FROM read_parquet($path, file_row_number = true) "
+        f"WHERE {where} ORDER BY file_row_number"
+    )  # threads may find the rows in any order
     with duckdb.connect() as con:
         table = con.sql(query, params=params).to_arrow_table()
     # DuckDB gives text as plain strings and times in microseconds: back to the file's own types.
@@ -383,12 +441,14 @@ def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
             _, figure_rows = write_sweep_table(tmp, runs, files, SWEEP_FIGURE_METRICS if draw else ())
         result.files.append(SWEEP_TABLE)
         if draw and figure_rows is None:
-            result.notes.append(f"figures not drawn: their rows exceed {FIGURE_ROWS_MAX:,}; draw "
-                                "them from a subset of the runs")
+            result.notes.append(
+                f"figures not drawn: their rows exceed {FIGURE_ROWS_MAX:,}; draw "
+                "them from a subset of the runs"
+            )
         elif draw and figure_rows is not None:
             from sim.views.figures import plot_sweep
 
-            result.files += plot_sweep(figure_rows, runs, sweep_dir)
+            result.files += plot_sweep(figure_rows, runs, variant_scenarios(result), sweep_dir)
     return result
 
 

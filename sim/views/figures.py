@@ -8,6 +8,7 @@ a returned Figure shows inline in a notebook as a PNG (``ShownFigure``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -29,13 +30,20 @@ from sim.schema.tables import MAX_VARIANTS, own_rows, paired_counterfactual
 # TikTok Shop (ByteDance's until the Tokopedia deal closes, then in the Tokopedia group) is a
 # dark green, so that after the close it reads as part of the green Tokopedia family.
 GROUP_COLOURS = {
-    "Sea Group": "#e8590c", "Tokopedia group": "#2b8a3e", "ByteDance": "#173d2a",
-    "Alibaba": "#1c3f95", "Bukalapak": "#c2255c", "Djarum": "#7950f2",
+    "Sea Group": "#e8590c",
+    "Tokopedia group": "#2b8a3e",
+    "ByteDance": "#173d2a",
+    "Alibaba": "#1c3f95",
+    "Bukalapak": "#c2255c",
+    "Djarum": "#7950f2",
 }
 PLATFORM_COLOURS = {
-    "Shopee": GROUP_COLOURS["Sea Group"], "Tokopedia": "#40c057",
-    "TikTok Shop": GROUP_COLOURS["ByteDance"], "Lazada": GROUP_COLOURS["Alibaba"],
-    "Bukalapak": GROUP_COLOURS["Bukalapak"], "Blibli": GROUP_COLOURS["Djarum"],
+    "Shopee": GROUP_COLOURS["Sea Group"],
+    "Tokopedia": "#40c057",
+    "TikTok Shop": GROUP_COLOURS["ByteDance"],
+    "Lazada": GROUP_COLOURS["Alibaba"],
+    "Bukalapak": GROUP_COLOURS["Bukalapak"],
+    "Blibli": GROUP_COLOURS["Djarum"],
 }
 SERIES_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 SMOOTH_WEEKS = 4
@@ -55,17 +63,20 @@ class ShownFigure(Figure):
 
 
 @overload
-def new_figure(nrows: Literal[1] = 1, ncols: Literal[1] = 1, *,
-               figsize: tuple[float, float] | None = None) -> tuple[Figure, Axes]: ...
+def new_figure(
+    nrows: Literal[1] = 1, ncols: Literal[1] = 1, *, figsize: tuple[float, float] | None = None
+) -> tuple[Figure, Axes]: ...
 
 
 @overload
-def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-               **subplots_kw: Any) -> tuple[Figure, Any]: ...
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **subplots_kw: Any
+) -> tuple[Figure, Any]: ...
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-               **subplots_kw: Any) -> tuple[Figure, Any]:
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **subplots_kw: Any
+) -> tuple[Figure, Any]:
     """A Figure and its axes, like ``pyplot.subplots`` but without pyplot: no backend is selected
     or switched and nothing needs closing. Keywords go to ``Figure.subplots`` (sharex, squeeze,
     gridspec_kw, ...). One Axes for a single plot without keywords; otherwise what
@@ -77,20 +88,32 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] |
 def weekly_series(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFrame:
     """One metric of one scenario as (date x entity), averaged over seeds, 4-week rolling mean."""
     rows = table[(table["scenario"] == scenario) & (table["metric"] == metric)]
-    wide = rows.pivot_table(index="date", columns="entity", values="value", aggfunc="mean",
-                            observed=True)
+    wide = rows.pivot_table(index="date", columns="entity", values="value", aggfunc="mean", observed=True)
     return wide.rolling(SMOOTH_WEEKS, min_periods=1).mean()
 
 
-ORIGIN_LABELS = {"local": "Local producers", "import_reseller": "Resellers of imports",
-                 "cross_border": "Cross-border sellers", "online": "Online", "offline": "Offline",
-                 "all": "All MSMEs"}
-ORIGIN_COLOURS = {"local": "#2b8a3e", "import_reseller": "#e67700", "cross_border": "#5f3dc4",
-                  "online": "#1971c2", "offline": "#868e96"}
+ORIGIN_LABELS = {
+    "local": "Local producers",
+    "import_reseller": "Resellers of imports",
+    "cross_border": "Cross-border sellers",
+    "online": "Online",
+    "offline": "Offline",
+    "all": "All MSMEs",
+}
+ORIGIN_COLOURS = {
+    "local": "#2b8a3e",
+    "import_reseller": "#e67700",
+    "cross_border": "#5f3dc4",
+    "online": "#1971c2",
+    "offline": "#868e96",
+}
 SCENARIO_LABELS = {
-    "history": "Actual policy history", "no_policy": "No policy",
-    "ban_only": "Ban only (no floor, no pilot)", "no_pilot": "Ban and floor, no pilot",
-    "early_ban": "Everything a year earlier", "loose_enforcement": "Ban at 50% compliance",
+    "history": "Actual policy history",
+    "no_policy": "No policy",
+    "ban_only": "Ban only (no floor, no pilot)",
+    "no_pilot": "Ban and floor, no pilot",
+    "early_ban": "Everything a year earlier",
+    "loose_enforcement": "Ban at 50% compliance",
     "strong_local_priority": "Pilot with strong local priority",
 }
 EVENT_MERGE_DAYS = 21  # events closer than this share one numbered marker
@@ -114,8 +137,9 @@ def event_markers(events: list[tuple[Any, str]]) -> list[list[tuple[Any, str]]]:
     return groups
 
 
-def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure,
-                numbered: list[Axes] | None = None) -> int:
+def mark_events(
+    axes: list[Axes], scenario: ScenarioConfig, fig: Figure, numbered: list[Axes] | None = None
+) -> int:
     """Dotted lines at the scenario's policy dates on every panel, a number above the lines of
     the ``numbered`` panels (default: all), and a key at the foot of the figure. Events a few
     days apart share one number and numbers alternate between two heights, so labels never
@@ -126,12 +150,23 @@ def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure,
         for i, group in enumerate(markers, start=1):
             ax.axvline(pd.Timestamp(group[0][0]), color="0.35", lw=0.8, ls=":", zorder=0)
             if ax in numbered:
-                ax.annotate(str(i), (pd.Timestamp(group[0][0]), 1.0),
-                            xycoords=("data", "axes fraction"), xytext=(0, 2 + 9 * (i % 2 == 0)),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
-                            color="0.15", fontweight="bold", gid="event-number")
-    entries = [f"{i}: " + "; ".join(f"{label} ({day:%d %b %Y})" for day, label in group)
-               for i, group in enumerate(markers, start=1)]
+                ax.annotate(
+                    str(i),
+                    (pd.Timestamp(group[0][0]), 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(0, 2 + 9 * (i % 2 == 0)),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7.5,
+                    color="0.15",
+                    fontweight="bold",
+                    gid="event-number",
+                )
+    entries = [
+        f"{i}: " + "; ".join(f"{label} ({day:%d %b %Y})" for day, label in group)
+        for i, group in enumerate(markers, start=1)
+    ]
     lines: list[str] = []
     for entry in entries:
         if lines and len(lines[-1]) + len(entry) < 150:
@@ -139,8 +174,16 @@ def mark_events(axes: list[Axes], scenario: ScenarioConfig, fig: Figure,
         else:
             lines.append(entry)
     for k, line in enumerate(lines):
-        fig.text(0.5, 0.008 + 0.022 * (len(lines) - 1 - k), line, ha="center", va="bottom",
-                 fontsize=8, color="0.2", gid="event-key")
+        fig.text(
+            0.5,
+            0.008 + 0.022 * (len(lines) - 1 - k),
+            line,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="0.2",
+            gid="event-key",
+        )
     return len(lines)
 
 
@@ -158,23 +201,27 @@ def _seeds_note(table: pd.DataFrame) -> str:
 def _scenario_table(table: pd.DataFrame, scenario: str, metric: str) -> pd.DataFrame:
     """(date x (seed, entity)) of one metric of one scenario."""
     rows = table[(table["scenario"] == scenario) & (table["metric"] == metric)]
-    return rows.pivot_table(index="date", columns=["seed", "entity"], values="value",
-                            aggfunc="mean", observed=True)
+    return rows.pivot_table(
+        index="date", columns=["seed", "entity"], values="value", aggfunc="mean", observed=True
+    )
 
 
-def _draw(ax: Axes, by_seed: pd.DataFrame, colour: str, style: str, label: str | None,
-          smooth: int = SMOOTH_WEEKS) -> None:
+def _draw(
+    ax: Axes, by_seed: pd.DataFrame, colour: str, style: str, label: str | None, smooth: int = SMOOTH_WEEKS
+) -> None:
     """A (date x seed) frame as its mean across seeds, with a 90% band when seeds > 1."""
     smoothed = by_seed.rolling(smooth, min_periods=1).mean()
     b = band(smoothed)
     ax.plot(b.index, b["mean"], style, color=colour, lw=1.7 if style == "-" else 1.2, label=label)
     if smoothed.shape[1] > 1:
-        ax.fill_between(b.index, b["low"], b["high"], color=colour, lw=0,
-                        alpha=0.22 if style == "-" else 0.12)
+        ax.fill_between(
+            b.index, b["low"], b["high"], color=colour, lw=0, alpha=0.22 if style == "-" else 0.12
+        )
 
 
-def group_membership(scenario: ScenarioConfig, dates: list[Any],
-                     market: MarketConfig | None = None) -> pd.DataFrame:
+def group_membership(
+    scenario: ScenarioConfig, dates: list[Any], market: MarketConfig | None = None
+) -> pd.DataFrame:
     """(date x storefront) operator group of each storefront in each week under ``scenario``:
     the membership that the figures apply to every line they compare with it."""
     import datetime as dt
@@ -192,8 +239,9 @@ def group_membership(scenario: ScenarioConfig, dates: list[Any],
     return pd.DataFrame(groups, index=pd.DatetimeIndex(pd.to_datetime(days)), columns=names)
 
 
-def comparable_group_shares(table: pd.DataFrame, scenario: str,
-                            membership: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def comparable_group_shares(
+    table: pd.DataFrame, scenario: str, membership: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Group shares of ``scenario`` recomputed from its storefront shares with ``membership``
     (date x storefront -> group): {group: (date x seed)}. Applying one membership to both
     scenarios keeps the merger's bookkeeping out of the policy comparison."""
@@ -204,23 +252,36 @@ def comparable_group_shares(table: pd.DataFrame, scenario: str,
     member = membership.reindex(wide.index)
     for group in groups:
         in_group = (member == group).to_numpy()
-        columns = {seed: (wide[seed].reindex(columns=membership.columns).fillna(0.0).to_numpy()
-                          * in_group).sum(axis=1) for seed in seeds}
+        columns = {
+            seed: (wide[seed].reindex(columns=membership.columns).fillna(0.0).to_numpy() * in_group).sum(
+                axis=1
+            )
+            for seed in seeds
+        }
         out[group] = pd.DataFrame(columns, index=wide.index)
     return out
 
 
 def _style_handles(scenarios: list[ScenarioConfig]) -> list[Line2D]:
-    return [Line2D([], [], color="0.3", ls="-" if k == 0 else "--", lw=1.5,
-                   label=scenario_label(sc.name)) for k, sc in enumerate(scenarios)]
+    return [
+        Line2D([], [], color="0.3", ls="-" if k == 0 else "--", lw=1.5, label=scenario_label(sc.name))
+        for k, sc in enumerate(scenarios)
+    ]
 
 
 def _legend_right(ax: Axes, extra: list[Line2D] | None = None) -> None:
     handles, labels = ax.get_legend_handles_labels()
     handles += extra or []
     labels += [h.get_label() for h in extra or []]
-    ax.legend(handles, labels, fontsize=8, frameon=False, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(
+        handles,
+        labels,
+        fontsize=8,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
 
 
 def _group_label(group: str, membership: pd.DataFrame) -> str:
@@ -240,14 +301,19 @@ def _group_label(group: str, membership: pd.DataFrame) -> str:
     return group if inner == group else f"{group} ({inner})"
 
 
-def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
-                      path: Path | str | None = None, market: MarketConfig | None = None) -> Figure:
+def plot_market_share(
+    table: pd.DataFrame,
+    scenarios: list[ScenarioConfig],
+    path: Path | str | None = None,
+    market: MarketConfig | None = None,
+) -> Figure:
     """GMV share by storefront and by operator group; the first scenario solid, a second dashed.
     Group lines of every scenario use the first scenario's group membership (``market`` gives
     the operators; the packaged default market when None). Several seeds in ``table`` are
     drawn as a mean with a 90% band. Returns the Figure, also saved to ``path`` if given."""
-    fig, (ax_store, ax_group) = new_figure(2, 1, figsize=(12.5, 8.8), sharex=True,
-                                           gridspec_kw={"height_ratios": [3, 2]})
+    fig, (ax_store, ax_group) = new_figure(
+        2, 1, figsize=(12.5, 8.8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     dates = sorted(table["date"].unique())
     membership = group_membership(scenarios[0], dates, market)
     for k, scenario in enumerate(scenarios):
@@ -255,16 +321,13 @@ def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
         shares = _scenario_table(table, scenario.name, "gmv_share") * 100
         for name in membership.columns:
             by_seed = shares.xs(name, axis=1, level="entity")
-            _draw(ax_store, by_seed, PLATFORM_COLOURS.get(name, "0.4"), style,
-                  name if k == 0 else None)
+            _draw(ax_store, by_seed, PLATFORM_COLOURS.get(name, "0.4"), style, name if k == 0 else None)
         groups = comparable_group_shares(table, scenario.name, membership)
         for i, (group, by_seed) in enumerate(groups.items()):
             colour = GROUP_COLOURS.get(group, SERIES_COLOURS[i % len(SERIES_COLOURS)])
-            _draw(ax_group, by_seed * 100, colour, style,
-                  _group_label(group, membership) if k == 0 else None)
+            _draw(ax_group, by_seed * 100, colour, style, _group_label(group, membership) if k == 0 else None)
     ax_store.set_ylabel("Share of online GMV (%)")
-    ax_store.set_title("By storefront (the app where the order is placed)", loc="left",
-                       fontsize=10, pad=22)
+    ax_store.set_title("By storefront (the app where the order is placed)", loc="left", fontsize=10, pad=22)
     ax_group.set_ylabel("Share of online GMV (%)")
     note = ": one membership for both lines" if len(scenarios) > 1 else ""
     ax_group.set_title("By operator group" + note, loc="left", fontsize=10, pad=22)
@@ -273,8 +336,11 @@ def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
         ax.set_ylim(bottom=0)
         _legend_right(ax, _style_handles(scenarios) if len(scenarios) > 1 else None)
     key_lines = mark_events([ax_store, ax_group], scenarios[0], fig)
-    fig.suptitle(_title(scenarios, "Indonesian e-commerce: share of online GMV")
-                 + f"\n4-week mean, {_seeds_note(table)}", fontsize=12)
+    fig.suptitle(
+        _title(scenarios, "Indonesian e-commerce: share of online GMV")
+        + f"\n4-week mean, {_seeds_note(table)}",
+        fontsize=12,
+    )
     fig.tight_layout(rect=(0, 0.012 + 0.022 * key_lines, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=RUN_DPI)
@@ -283,8 +349,10 @@ def plot_market_share(table: pd.DataFrame, scenarios: list[ScenarioConfig],
 
 def _title(scenarios: list[ScenarioConfig], what: str) -> str:
     if len(scenarios) > 1:
-        return (f"{what}: {scenario_label(scenarios[0].name)} (solid) vs "
-                f"{scenario_label(scenarios[1].name)} (dashed)")
+        return (
+            f"{what}: {scenario_label(scenarios[0].name)} (solid) vs "
+            f"{scenario_label(scenarios[1].name)} (dashed)"
+        )
     return f"{what}: {scenario_label(scenarios[0].name)}"
 
 
@@ -298,18 +366,25 @@ MSME_PANELS = [
 # cross-border swings of tens of percent would flatten a 2% effect on a shared axis.
 DIFFERENCE_PANELS = [
     ("Domestic MSMEs by origin: difference from {cf} (%)", ["local", "import_reseller"]),
-    ("All sellers by channel, and cross-border sellers: difference from {cf} (%)",
-     ["online", "offline", "cross_border"]),
+    (
+        "All sellers by channel, and cross-border sellers: difference from {cf} (%)",
+        ["online", "offline", "cross_border"],
+    ),
 ]
 
 
-def revenue_difference(table: pd.DataFrame, scenario: str, counterfactual: str, entity: str,
-                       smooth: int = SMOOTH_WEEKS) -> pd.DataFrame:
+def revenue_difference(
+    table: pd.DataFrame, scenario: str, counterfactual: str, entity: str, smooth: int = SMOOTH_WEEKS
+) -> pd.DataFrame:
     """(date x seed) % difference of MSME revenue of ``entity`` from the counterfactual, paired
     by seed, each series first smoothed by a ``smooth``-week mean."""
+
     def wide(name: str) -> pd.DataFrame:
-        rows = table[(table["scenario"] == name) & (table["metric"] == "msme_revenue_idr")
-                     & (table["entity"] == entity)]
+        rows = table[
+            (table["scenario"] == name)
+            & (table["metric"] == "msme_revenue_idr")
+            & (table["entity"] == entity)
+        ]
         by_seed = rows.pivot_table(index="date", columns="seed", values="value", aggfunc="mean")
         return by_seed.rolling(smooth, min_periods=1).mean()
 
@@ -318,8 +393,9 @@ def revenue_difference(table: pd.DataFrame, scenario: str, counterfactual: str, 
     return 100 * (mine / base.where(base > 0) - 1)
 
 
-def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig],
-                      path: Path | str | None = None) -> Figure:
+def plot_msme_revenue(
+    table: pd.DataFrame, scenarios: list[ScenarioConfig], path: Path | str | None = None
+) -> Figure:
     """MSME revenue by origin and by channel (levels), and with a counterfactual the % difference
     from it by origin and channel, paired by seed; the first scenario solid, a second dashed.
     Several seeds are drawn as a mean with a 90% band. Returns the Figure, also saved to
@@ -332,9 +408,13 @@ def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig],
         for k, scenario in enumerate(scenarios):
             wide = _scenario_table(table, scenario.name, metric) / 1e12
             for entity in entities:
-                _draw(ax, wide.xs(entity, axis=1, level="entity"), ORIGIN_COLOURS[entity],
-                      "-" if k == 0 else "--",
-                      f"{ORIGIN_LABELS[entity]}, {scenario_label(scenario.name)}")
+                _draw(
+                    ax,
+                    wide.xs(entity, axis=1, level="entity"),
+                    ORIGIN_COLOURS[entity],
+                    "-" if k == 0 else "--",
+                    f"{ORIGIN_LABELS[entity]}, {scenario_label(scenario.name)}",
+                )
         ax.set_title(title, loc="left", fontsize=10, pad=22)
         ax.set_ylabel("IDR trillion per week")
         ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * (1.45 if len(entities) > 1 else 1.3))
@@ -344,21 +424,23 @@ def plot_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig],
         cf = scenarios[1].name
         for ax, (title, entities) in zip(axes[2], DIFFERENCE_PANELS, strict=True):
             for entity in entities:
-                _draw(ax, revenue_difference(table, scenarios[0].name, cf, entity, 1),
-                      ORIGIN_COLOURS[entity], "-", ORIGIN_LABELS[entity])
+                _draw(
+                    ax,
+                    revenue_difference(table, scenarios[0].name, cf, entity, 1),
+                    ORIGIN_COLOURS[entity],
+                    "-",
+                    ORIGIN_LABELS[entity],
+                )
             ax.axhline(0, color="0.2", lw=0.9)
             ax.set_title(title.format(cf=scenario_label(cf)), loc="left", fontsize=10, pad=22)
-            ax.set_ylabel(f"{scenario_label(scenarios[0].name)} vs {scenario_label(cf)} (%)",
-                          fontsize=8.5)
+            ax.set_ylabel(f"{scenario_label(scenarios[0].name)} vs {scenario_label(cf)} (%)", fontsize=8.5)
             low, high = ax.get_ylim()
             ax.set_ylim(low, high + 0.35 * (high - low))
-            ax.legend(fontsize=7.5, frameon=False, loc="upper left",
-                      ncol=2 if len(entities) > 2 else 1)
+            ax.legend(fontsize=7.5, frameon=False, loc="upper left", ncol=2 if len(entities) > 2 else 1)
     for ax in axes.flat:
         _format_time_axis(ax)
     key_lines = mark_events(list(axes.flat), scenarios[0], fig, numbered=numbered)
-    fig.suptitle(_title(scenarios, "MSME revenue") + f"\n4-week mean, {_seeds_note(table)}",
-                 fontsize=12)
+    fig.suptitle(_title(scenarios, "MSME revenue") + f"\n4-week mean, {_seeds_note(table)}", fontsize=12)
     fig.tight_layout(rect=(0, 0.012 + 0.022 * key_lines * 8.8 / (4.0 * rows + 0.8), 1, 1))
     if path is not None:
         fig.savefig(path, dpi=RUN_DPI)
@@ -381,8 +463,7 @@ def band(values: pd.DataFrame) -> pd.DataFrame:
     array = values.to_numpy(dtype=float)
     percentile = np.nanpercentile if np.isnan(array).any() else np.percentile
     low, high = percentile(array, [5, 95], axis=1)
-    return pd.DataFrame({"mean": values.mean(axis=1), "low": low, "high": high},
-                        index=values.index)
+    return pd.DataFrame({"mean": values.mean(axis=1), "low": low, "high": high}, index=values.index)
 
 
 def _by_seed(rows: pd.DataFrame, smooth: int) -> pd.DataFrame:
@@ -390,56 +471,55 @@ def _by_seed(rows: pd.DataFrame, smooth: int) -> pd.DataFrame:
     return wide.rolling(smooth, min_periods=1).mean()
 
 
-def _scenario_of(runs: pd.DataFrame, variant: str, sweep_dir: Path) -> ScenarioConfig:
-    import json
-
-    from sim.schema.packaged import scenario_config
-
-    run = runs[(runs["variant"] == variant) & (runs["status"] == "ok")]["run"].iloc[0]
-    config = json.loads((sweep_dir / run / "summary.json").read_text())["config"]
-    return scenario_config(config["scenario"])
-
-
 def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[Figure, list[Axes]]:
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = new_figure(rows, cols, figsize=(width * cols, height * rows + 1.0),
-                           sharex=True, sharey=True, squeeze=False)
+    fig, axes = new_figure(
+        rows, cols, figsize=(width * cols, height * rows + 1.0), sharex=True, sharey=True, squeeze=False
+    )
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
 
 
-def sweep_figures(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> dict[str, Figure]:
+def sweep_figures(
+    table: pd.DataFrame, runs: pd.DataFrame, scenarios: Mapping[str, ScenarioConfig]
+) -> dict[str, Figure]:
     """Comparison figures of a sweep keyed by file name: market_share.png, msme_revenue.png and,
-    when the runs have a counterfactual, policy_effect.png. ``sweep_dir`` is only read (each
-    variant's resolved scenario). A sampled design (every run its own variant, as in a
-    sensitivity analysis) has no readable comparison figure: past MAX_VARIANTS variants none is
-    drawn."""
+    when the runs have a counterfactual, policy_effect.png. ``scenarios`` holds each variant's
+    resolved scenario, whose policy dates are marked (``variant_scenarios`` of
+    ``sim.experiments.aggregate`` reads them from the runs' records). A sampled design (every
+    run its own variant, as in a sensitivity analysis) has no readable comparison figure: past
+    MAX_VARIANTS variants none is drawn."""
     variants = list(dict.fromkeys(runs.loc[runs["status"] == "ok", "variant"]))
     if len(variants) > MAX_VARIANTS:
         return {}
     own = own_rows(table, runs)
-    figures = {"market_share.png": _plot_sweep_shares(own, runs, variants, sweep_dir),
-               "msme_revenue.png": _plot_sweep_revenue(own, variants)}
-    effect = _plot_sweep_effect(table, own, runs, variants, sweep_dir)
+    figures = {
+        "market_share.png": _plot_sweep_shares(own, variants, scenarios),
+        "msme_revenue.png": _plot_sweep_revenue(own, variants),
+    }
+    effect = _plot_sweep_effect(table, own, runs, variants, scenarios)
     if effect is not None:
         figures["policy_effect.png"] = effect
     return figures
 
 
-def plot_sweep(table: pd.DataFrame, runs: pd.DataFrame, sweep_dir: Path) -> list[str]:
+def plot_sweep(
+    table: pd.DataFrame, runs: pd.DataFrame, scenarios: Mapping[str, ScenarioConfig], sweep_dir: Path
+) -> list[str]:
     """Write the comparison figures of a sweep (``sweep_figures``) into sweep_dir; returns the
     file names written."""
-    figures = sweep_figures(table, runs, sweep_dir)
+    figures = sweep_figures(table, runs, scenarios)
     for name, fig in figures.items():
         fig.savefig(sweep_dir / name, dpi=SWEEP_DPI)
     return list(figures)
 
 
-def _plot_sweep_shares(own: pd.DataFrame, runs: pd.DataFrame, variants: list[str],
-                       sweep_dir: Path) -> Figure:
+def _plot_sweep_shares(
+    own: pd.DataFrame, variants: list[str], scenarios: Mapping[str, ScenarioConfig]
+) -> Figure:
     fig, axes = _grid(len(variants))
     shares = own[own["metric"] == "gmv_share"]
     for ax, variant in zip(axes, variants, strict=True):
@@ -452,12 +532,15 @@ def _plot_sweep_shares(own: pd.DataFrame, runs: pd.DataFrame, variants: list[str
             ax.fill_between(b.index, b["low"], b["high"], color=colour, alpha=0.2, lw=0)
         ax.set_title(f"{variant} ({seeds} seeds)", fontsize=9.5, loc="left")
         _format_time_axis(ax)
-        _mark_dates(ax, _scenario_of(runs, variant, sweep_dir))
+        _mark_dates(ax, scenarios[variant])
     axes[0].set_ylabel("Share of online GMV (%)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, ncol=6, fontsize=8, frameon=False, loc="lower center")
-    fig.suptitle("GMV share by storefront: mean across seeds and 90% band (4-week mean); "
-                 "dotted lines: the variant's policy dates", fontsize=11)
+    fig.suptitle(
+        "GMV share by storefront: mean across seeds and 90% band (4-week mean); "
+        "dotted lines: the variant's policy dates",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return fig
 
@@ -474,8 +557,11 @@ def _variant_colours(variants: list[str]) -> dict[str, str]:
 
 def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str]) -> Figure:
     colours = _variant_colours(variants)
-    panels = [("Local producers", "local"), ("Resellers of imports", "import_reseller"),
-              ("Cross-border sellers", "cross_border")]
+    panels = [
+        ("Local producers", "local"),
+        ("Resellers of imports", "import_reseller"),
+        ("Cross-border sellers", "cross_border"),
+    ]
     fig, axes = new_figure(1, 3, figsize=(16, 5.2), sharex=True)
     revenue = own[own["metric"] == "msme_revenue_idr"]
     for ax, (title, entity) in zip(axes, panels, strict=True):
@@ -489,16 +575,19 @@ def _plot_sweep_revenue(own: pd.DataFrame, variants: list[str]) -> Figure:
         ax.set_ylim(bottom=0)
         _format_time_axis(ax)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False,
-               loc="lower center")
-    fig.suptitle("MSME revenue by origin: mean across seeds and 90% band (4-week mean)",
-                 fontsize=11)
+    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False, loc="lower center")
+    fig.suptitle("MSME revenue by origin: mean across seeds and 90% band (4-week mean)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     return fig
 
 
-def _plot_sweep_effect(table: pd.DataFrame, own: pd.DataFrame, runs: pd.DataFrame,
-                       variants: list[str], sweep_dir: Path) -> Figure | None:
+def _plot_sweep_effect(
+    table: pd.DataFrame,
+    own: pd.DataFrame,
+    runs: pd.DataFrame,
+    variants: list[str],
+    scenarios: Mapping[str, ScenarioConfig],
+) -> Figure | None:
     cf = paired_counterfactual(table, own, runs)
     if cf.empty:
         return None
@@ -507,24 +596,24 @@ def _plot_sweep_effect(table: pd.DataFrame, own: pd.DataFrame, runs: pd.DataFram
     fig, axes = new_figure(2, 2, figsize=(14, 8.5), sharex=True)
     for ax, (title, metric, entity) in zip(axes.flat, EFFECT_PANELS, strict=True):
         for variant in variants:
-            mine = own[(own["variant"] == variant) & (own["metric"] == metric)
-                       & (own["entity"] == entity)]
-            base = cf[(cf["variant"] == variant) & (cf["metric"] == metric)
-                      & (cf["entity"] == entity)]
+            mine = own[(own["variant"] == variant) & (own["metric"] == metric) & (own["entity"] == entity)]
+            base = cf[(cf["variant"] == variant) & (cf["metric"] == metric) & (cf["entity"] == entity)]
             a = _by_seed(mine, EFFECT_WEEKS)
             b = _by_seed(base, EFFECT_WEEKS).reindex(columns=a.columns)
             b = band(100 * (a / b - 1))
             ax.plot(b.index, b["mean"], color=colours[variant], lw=1.3, label=variant)
             ax.fill_between(b.index, b["low"], b["high"], color=colours[variant], alpha=0.18, lw=0)
         ax.axhline(0, color="0.3", lw=0.8)
-        _mark_dates(ax, _scenario_of(runs, variants[0], sweep_dir))
+        _mark_dates(ax, scenarios[variants[0]])
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel("Difference from counterfactual (%)")
         _format_time_axis(ax)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False,
-               loc="lower center")
-    fig.suptitle("Policy effect: scenario minus its counterfactual, paired by seed "
-                 f"(mean and 90% band, {EFFECT_WEEKS}-week mean)", fontsize=11)
+    fig.legend(handles, labels, ncol=min(len(labels), 5), fontsize=8, frameon=False, loc="lower center")
+    fig.suptitle(
+        "Policy effect: scenario minus its counterfactual, paired by seed "
+        f"(mean and 90% band, {EFFECT_WEEKS}-week mean)",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 0.95))
     return fig
