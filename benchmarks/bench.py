@@ -21,6 +21,10 @@ Reports (``--json`` prints them as one JSON object on the last line):
   and its no_policy counterfactual, cloned into 100 design points x 100 seeds in the layout a
   multirun writes), wall time of the whole command and the peak resident memory it read of itself;
   ``aggregate_10k`` has the sweep's sizes (``--quick``: 1,000 runs).
+- ``seed_batch_20_s``, ``seed_separate_20_s`` and ``seed_batch_identical`` (full run only):
+  20 seeds of the default configuration as one ``sim run seeds=20`` command and as 20 separate
+  commands, and whether every seed's numbers are the same both ways; ``seed_batch`` also has the
+  seed-runs per hour of each way (``seed_batch``).
 With ``--national``, the ``scale`` rows end with 10,000,000 shoppers and 500,000 MSMEs (about ten
 minutes and several GB).
 With ``--sweep``: ``sweep``, a 20-run sweep at default scale (history, seeds 0-19, no
@@ -273,6 +277,49 @@ def sweep_speedup(runs: int = 20) -> dict:
     return out
 
 
+def seed_batch(seeds: int = 20) -> dict:
+    """The same work, ``seeds`` seeds of the default configuration's scenario (history, 20,000
+    shoppers, 5,000 MSMEs, no counterfactual, no figures), done two ways: one command
+    (``sim run seeds=N``: one start-up, the seeds at once, one per core, in processes forked from
+    it) and ``seeds`` separate commands one after another (``sim run seed=k``, as a shell loop
+    does). ``identical`` is true when every seed's table is the same both ways."""
+    import pandas as pd
+
+    common = ["counterfactual=null", "figures=false"]
+    out: dict = {"seeds": seeds}
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "sim", *common, f"seeds={seeds}", f"hydra.run.dir={tmp}/batch"],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+        )
+        out["batch_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        for seed in range(seeds):
+            subprocess.run(
+                [sys.executable, "-m", "sim", *common, f"seed={seed}", f"hydra.run.dir={tmp}/seed{seed}"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+            )
+        out["separate_s"] = round(time.perf_counter() - started, 1)
+        batch = pd.read_parquet(Path(tmp) / "batch" / "timeseries.parquet")
+        identical = True
+        for seed in range(seeds):
+            alone = pd.read_parquet(Path(tmp) / f"seed{seed}" / "timeseries.parquet")
+            mine = batch[batch["seed"] == seed].reset_index(drop=True)
+            identical &= bool(alone["value"].to_numpy().tobytes() == mine["value"].to_numpy().tobytes())
+            identical &= bool(
+                (alone[["date", "metric", "entity"]] == mine[["date", "metric", "entity"]]).all().all()
+            )
+        out["identical"] = identical
+    for way in ("batch", "separate"):
+        out[f"{way}_seed_runs_per_hour"] = round(seeds * 3600 / out[f"{way}_s"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Engine benchmark")
     parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
@@ -324,6 +371,13 @@ def main() -> None:
     report["aggregate_10k_s"] = report["aggregate_10k"]["wall_s"]
     report["aggregate_10k_peak_mb"] = report["aggregate_10k"]["peak_rss_mb"]
     print(f"aggregate of a synthetic {aggregate_runs}-run sweep: {report['aggregate_10k']}", flush=True)
+
+    if not args.quick:  # about three minutes
+        report["seed_batch"] = seed_batch(20)
+        report["seed_batch_20_s"] = report["seed_batch"]["batch_s"]
+        report["seed_separate_20_s"] = report["seed_batch"]["separate_s"]
+        report["seed_batch_identical"] = report["seed_batch"]["identical"]
+        print(f"20 seeds, one command against 20 commands: {report['seed_batch']}", flush=True)
 
     agreement_n, agreement_weeks = (10_000, 4) if args.quick else (20_000, 6)
     report["mesa_agreement"] = channel_shares_agree(agreement_n, agreement_weeks)

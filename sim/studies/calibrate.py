@@ -134,12 +134,11 @@ def loss(moments: dict[str, float], targets: list[Target]) -> float:
 
 def model_moments(overrides: list[str], seeds: int) -> dict[str, float]:
     from sim.experiments.compose import compose_config
-    from sim.experiments.run import simulate
+    from sim.experiments.run import simulate_all
 
-    runs = []
-    for seed in range(seeds):
-        cfg = compose_config([*overrides, f"seed={seed}"])
-        runs.append(fit_moments(simulate(cfg), cfg.market.usd_idr))
+    cfgs = [compose_config([*overrides, f"seed={seed}"]) for seed in range(seeds)]
+    tables = simulate_all(cfgs)  # the seeds at once, one per core (same numbers as one by one)
+    runs = [fit_moments(table, cfg.market.usd_idr) for (table, _), cfg in zip(tables, cfgs, strict=True)]
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
