@@ -139,3 +139,16 @@ def test_figures_past_the_row_limit_are_left_out_with_a_note(template, tmp_path,
     assert result.files == ["runs.csv", "sweep.parquet"]
     assert "figures not drawn" in result.report()
     assert not (sweep / "market_share.png").exists()
+
+
+def test_a_run_whose_table_lacks_a_column_is_refused_naming_its_file(template, tmp_path):
+    """The runs' tables are read and shaped in the background while the one before is written:
+    a run whose table does not have the others' columns still stops the aggregate with its file
+    named, and no sweep.parquet is left that looks complete."""
+    sweep = _sweep(template, tmp_path)
+    _, files = agg.collect_runs(sweep)
+    broken = files[2]
+    pd.read_parquet(broken).drop(columns="entity").to_parquet(broken, index=False)
+    with pytest.raises(agg.SweepError, match=rf"{broken}.*does not have the columns"):
+        aggregate(sweep)
+    assert not (sweep / agg.SWEEP_TABLE).exists()

@@ -337,7 +337,7 @@ def write_sweep_table(
 ) -> tuple[int, pd.DataFrame | None]:
     """Stream the finished runs' tables (``files``, in the order of the ok rows of ``runs``) into
     one Parquet file at ``path``, each with its run's ``run``, ``variant`` and ``ov.<key>``
-    columns: one run in memory at a time. Returns the rows written and, with ``keep_metrics``,
+    columns: a few runs in memory at a time. Returns the rows written and, with ``keep_metrics``,
     those metrics' rows as a pandas table (None past ``FIGURE_ROWS_MAX`` rows)."""
     ok = runs[runs["status"] == "ok"]
     run_columns = ["run", "variant", *[c for c in runs.columns if c.startswith("ov.")]]
@@ -347,26 +347,30 @@ def write_sweep_table(
     kept: list[pa.Table] | None = [] if keep_metrics else None
     kept_rows = 0
     written = 0
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
+    first = _read_run_table(files[0])
+    schema = _sweep_schema(first.schema, run_columns)
+
+    def prepare(k: int) -> pa.Table:
+        """Run k's table with its run-level columns, in the sweep's schema (built in the
+        background while the caller writes the run before it: both release the GIL)."""
+        table = first if k == 0 else _read_run_table(files[k])
+        n = table.num_rows
+        columns = {c: _constant(values[c][k], n) for c in run_columns}
+        try:
+            columns.update(
+                {name: table.column(name).cast(schema.field(name).type) for name in table.column_names}
+            )
+            return pa.table([columns[f.name] for f in schema], schema=schema)
+        except (KeyError, pa.ArrowInvalid) as err:
+            raise SweepError(
+                f"{files[k]} does not have the columns of the sweep's other runs "
+                f"({', '.join(schema.names)}): {err}"
+            ) from None
+
+    writer = pq.ParquetWriter(path, schema, **_writer_options(schema))
     try:
-        for k, table in enumerate(_prefetched(_read_run_table, files, ahead=4)):
-            if schema is None:
-                schema = _sweep_schema(table.schema, run_columns)
-                writer = pq.ParquetWriter(path, schema, **_writer_options(schema))
-            n = table.num_rows
-            columns = {c: _constant(values[c][k], n) for c in run_columns}
-            try:
-                columns.update(
-                    {name: table.column(name).cast(schema.field(name).type) for name in table.column_names}
-                )
-                batch = pa.table([columns[f.name] for f in schema], schema=schema)
-            except (KeyError, pa.ArrowInvalid) as err:
-                raise SweepError(
-                    f"{files[k]} does not have the columns of the sweep's other runs "
-                    f"({', '.join(schema.names)}): {err}"
-                ) from None
-            assert writer is not None
+        for batch in _prefetched(prepare, range(len(files)), ahead=4):
+            n = batch.num_rows
             writer.write_table(batch, row_group_size=max(n, 1))
             written += n
             if kept is not None:
@@ -379,8 +383,7 @@ def write_sweep_table(
                 else:
                     kept.append(rows)
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
     if kept is None or not kept:
         return written, None
     return written, pa.concat_tables(kept).to_pandas()
