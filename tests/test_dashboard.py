@@ -15,7 +15,7 @@ import solara
 
 from sim.core.model import EcommerceModel
 from sim.core.paired import PolicyVsCounterfactual
-from sim.experiments.aggregate import load_sweep, variant_scenarios
+from sim.experiments.aggregate import load_sweep
 from sim.faces.dashboard import MODEL_PARAMS, LivePage, SweepPage, load_sweep_figures
 from sim.schema.tables import SWEEP_FIGURE_METRICS
 from sim.views import charts
@@ -165,7 +165,7 @@ def test_sweep_figures_draw_from_tables_and_the_scenarios_given(tiny_sweep, tmp_
     """The views read tidy tables only: with the sweep folder moved away, the comparison figures
     still draw, and their dotted policy lines are the dates of the scenarios passed in."""
     result = load_sweep(tiny_sweep)
-    rows, scenarios = result.rows(SWEEP_FIGURE_METRICS), variant_scenarios(result)
+    rows, scenarios = result.rows(SWEEP_FIGURE_METRICS), result.scenarios()
     assert set(scenarios) == {"history", "ban_only"}
     moved = replace(
         scenarios["ban_only"],

@@ -138,12 +138,25 @@ class SweepResult:
         out["effect_pct"] = 100 * (out["value"] / out["counterfactual"] - 1)
         return out.rename_axis("run").reset_index()
 
+    def scenarios(self) -> dict[str, ScenarioConfig]:
+        """Each finished variant's resolved scenario (its policy dates, for the figures), read from
+        the record of its first finished run."""
+        from sim.schema.packaged import scenario_config
+
+        ok = self.runs[self.runs["status"] == "ok"].drop_duplicates("variant")
+        return {
+            variant: scenario_config(
+                json.loads((self.sweep_dir / run / SUMMARY).read_text())["config"]["scenario"]
+            )
+            for variant, run in zip(ok["variant"], ok["run"], strict=True)
+        }
+
     def figures(self) -> dict[str, Figure]:
         """The comparison figures keyed by file name (none past MAX_VARIANTS variants), drawn from
         the rows of the metrics they show."""
         from sim.views.figures import sweep_figures
 
-        return sweep_figures(self.rows(SWEEP_FIGURE_METRICS), self.runs, variant_scenarios(self))
+        return sweep_figures(self.rows(SWEEP_FIGURE_METRICS), self.runs, self.scenarios())
 
     def report(self) -> str:
         """The aggregation's summary lines: runs ok, files written, and each failed run."""
@@ -233,20 +246,6 @@ def _annual_columns(summary: dict) -> dict[str, float]:
     for year, revenue in results["annual_msme_revenue_idr"].items():
         out.update({f"msme_revenue_{year}_{k}_idr": v for k, v in revenue.items()})
     return out
-
-
-def variant_scenarios(result: SweepResult) -> dict[str, ScenarioConfig]:
-    """Each finished variant's resolved scenario (its policy dates, for the figures), read from
-    the record of its first finished run."""
-    from sim.schema.packaged import scenario_config
-
-    ok = result.runs[result.runs["status"] == "ok"].drop_duplicates("variant")
-    return {
-        variant: scenario_config(
-            json.loads((result.sweep_dir / run / SUMMARY).read_text())["config"]["scenario"]
-        )
-        for variant, run in zip(ok["variant"], ok["run"], strict=True)
-    }
 
 
 def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
@@ -451,7 +450,7 @@ def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
         elif draw and figure_rows is not None:
             from sim.views.figures import plot_sweep
 
-            result.files += plot_sweep(figure_rows, runs, variant_scenarios(result), sweep_dir)
+            result.files += plot_sweep(figure_rows, runs, result.scenarios(), sweep_dir)
     return result
 
 

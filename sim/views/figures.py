@@ -488,10 +488,9 @@ def sweep_figures(
 ) -> dict[str, Figure]:
     """Comparison figures of a sweep keyed by file name: market_share.png, msme_revenue.png and,
     when the runs have a counterfactual, policy_effect.png. ``scenarios`` holds each variant's
-    resolved scenario, whose policy dates are marked (``variant_scenarios`` of
-    ``sim.experiments.aggregate`` reads them from the runs' records). A sampled design (every
-    run its own variant, as in a sensitivity analysis) has no readable comparison figure: past
-    MAX_VARIANTS variants none is drawn."""
+    resolved scenario, whose policy dates are marked (``SweepResult.scenarios`` reads them from
+    the runs' records). A sampled design (every run its own variant, as in a sensitivity
+    analysis) has no readable comparison figure: past MAX_VARIANTS variants none is drawn."""
     variants = list(dict.fromkeys(runs.loc[runs["status"] == "ok", "variant"]))
     if len(variants) > MAX_VARIANTS:
         return {}
