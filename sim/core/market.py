@@ -96,15 +96,17 @@ def nested_logit_draw(
     numbers).
     """
     f32 = np.float32
-    online = np.multiply(utility[:-1], f32(1.0 / nest_lambda))
-    np.copyto(online, f32(-np.inf), where=~available[:-1])
+    online = _where_or_minus_inf(available[:-1], np.multiply(utility[:-1], f32(1.0 / nest_lambda)))
     top = online.max(axis=0)
     any_online = top > -np.inf
-    top[~any_online] = 0.0
+    none_online = None if any_online.all() else ~any_online  # the usual week: every chooser has one
+    if none_online is not None:
+        top[none_online] = 0.0
     online -= top
     np.exp(online, out=online)  # within-nest weights, unnormalised
     within_sum = online.sum(axis=0)
-    within_sum[~any_online] = 1.0
+    if none_online is not None:
+        within_sum[none_online] = 1.0
     inclusive = f32(nest_lambda) * (top + np.log(within_sum))
     with np.errstate(over="ignore"):
         p_online = np.where(any_online, 1.0 / (1.0 + np.exp(utility[-1] - inclusive)), 0.0)
@@ -120,6 +122,35 @@ def nested_logit_draw(
         running += row
         choice += running <= target
     return choice
+
+
+_MINUS_INF_BITS = np.array(-np.inf, np.float32).view(np.int32)
+
+
+def _where_or_minus_inf(keep: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.where(keep, values, -inf)`` for float32 ``values``, in place, by masking the bits:
+    numpy's ``where`` with a scalar (or ``copyto`` with ``where=``) takes a slow path that cost
+    a tenth of the shoppers' week."""
+    mask = np.negative(keep.view(np.int8), dtype=np.int32)  # all bits set where kept
+    bits = values.view(np.int32)
+    bits &= mask
+    np.invert(mask, out=mask)
+    mask &= _MINUS_INF_BITS
+    bits |= mask
+    return values
+
+
+def index_of_first_max(rows: np.ndarray) -> np.ndarray:
+    """``rows.argmax(axis=0)`` for a few long rows: a running comparison row by row, which numpy
+    does far faster than an arg-reduction across the short axis (ties go to the first row, as
+    in ``argmax``)."""
+    best = rows[0].copy()
+    index = np.zeros(rows.shape[1], dtype=np.intp)
+    for k in range(1, rows.shape[0]):
+        better = rows[k] > best
+        index += better * (k - index)
+        np.maximum(best, rows[k], out=best)
+    return index
 
 
 @dataclass
@@ -281,14 +312,15 @@ def _shop_block(
     shops = draws["shop"][rows] < block.shop_prob
     choice = nested_logit_draw(utility, available, draws["choice"][rows], cfg.online_nest_lambda)
     budget = block.budget.astype(np.float64) * spend_index
-    out_of_pocket = budget * (factor[choice] * (1.0 - offer.subsidy[choice])) * shops
+    paid_share = (1.0 - offer.subsidy)[choice]  # out of pocket per IDR at list price
+    out_of_pocket = budget * (factor * (1.0 - offer.subsidy))[choice] * shops
     paid_down = np.minimum(out_of_pocket, block.deferred_idr)
     block.deferred_idr -= paid_down
-    planned_spend = (out_of_pocket - paid_down) / (1.0 - offer.subsidy[choice])
+    planned_spend = (out_of_pocket - paid_down) / paid_share
     out.choice[rows] = choice
     out.planned_spend[rows] = planned_spend
     out.planned_buyer[rows] = shops & (planned_spend > 0)
-    out.displaced[rows] = paid_down / (1.0 - offer.subsidy[choice])
+    out.displaced[rows] = paid_down / paid_share
     update_habit(block, shops, choice, cfg.habit_learning_rate)
     return discovery_purchases(
         sh,
@@ -349,8 +381,10 @@ def discovery_purchases(
     block = sh.block(rows)
     reach = block.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
     exposure = reach.sum(axis=0)
-    source = sources[reach.argmax(axis=0)]
-    direct = available[source, np.arange(block.n)]
+    source = sources[index_of_first_max(reach)]
+    direct = np.zeros(block.n, dtype=bool)
+    for j in sources:
+        direct |= (source == j) & available[j]
     impulse = draws["impulse"][rows] < np.minimum(cfg.impulse_rate * exposure * block.discovery_taste, 1.0)
     destination = source.copy()
     bought = impulse & direct
@@ -385,8 +419,11 @@ def discovery_purchases(
 def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: float) -> None:
     """Habit stock: exponential memory of the channels a shopper chose when she shopped."""
     sh.habit *= np.where(shops, np.float32(1.0 - rate), np.float32(1.0))[None, :]
-    idx = np.flatnonzero(shops)
-    sh.habit[choice[idx], idx] += np.float32(rate)
+    # Adding 0 to the others leaves them as they are: one pass per channel, no scattered writes.
+    learned = np.empty(shops.shape[0], dtype=np.float32)
+    for channel, stock in enumerate(sh.habit):
+        np.multiply(shops & (choice == channel), np.float32(rate), out=learned)
+        stock += learned
 
 
 # --- market clearing ----------------------------------------------------------------------------
