@@ -10,6 +10,7 @@ import mesa
 import numpy as np
 
 from sim.core.agents import MSME, LargeFirm, Platform, Shopper
+from sim.core.allocator import keep_freed_memory
 from sim.core.levers import Levers, model_config
 from sim.core.market import (
     Clearing,
@@ -105,6 +106,7 @@ class EcommerceModel(mesa.Model):
         (same ``unique_id``, type and order, exited sellers gone, entrants present) and the run
         the same numbers: the step never reads an agent object.
         """
+        keep_freed_memory()
         if agent_objects not in AGENT_OBJECTS:
             raise ConfigError("agent_objects", f"{agent_objects!r} is not one of {', '.join(AGENT_OBJECTS)}")
         cfg = model_config(
