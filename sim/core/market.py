@@ -459,7 +459,7 @@ def eligible_sellers(ms: MSMEs, floor_usd: float, pool_with: np.ndarray) -> np.n
         (ms.origin == CROSS_BORDER) & (ms.unit_price_usd < floor_usd) & ~ms.positive_listed
     )
     listed = ms.listed_share
-    eligible = np.empty((ms.n, n_platforms + 1))
+    eligible = np.empty((ms.n, n_platforms + 1), order="F")  # column-major, as MSMEs' arrays
     eligible[:, :n_platforms] = listed * can_sell[:, None]
     for k in np.flatnonzero(pool_with >= 0):
         eligible[:, k] = np.maximum(listed[:, k], listed[:, pool_with[k]]) * can_sell
@@ -562,7 +562,7 @@ def book_profits(
     on storefront j is ``1 - cost / (price x markup_j) - commission_j``."""
     n_platforms = ms.listed_share.shape[1]
     markup = channel_price_markup(commission_rate, cfg)
-    margin = 1.0 - ms.unit_cost[:, None] / (ms.price[:, None] * markup[None, :])
+    margin = (1.0 - ms.unit_cost[None, :] / (markup[:, None] * ms.price[None, :])).T
     online = sold_idr[:, :n_platforms]
     storefront_profit = online * (margin[:, :n_platforms] - commission_rate[None, :]) - listing_cost_idr(
         ms, shared_backend, cfg
@@ -626,7 +626,10 @@ def update_listings(
     # (category, origin, storefront) and looked up, the same operations on the same numbers.
     peer_pull = (0.05 + 0.95 * peer_share) ** cfg.peer_weight
     rate = cfg.join_rate * pull_of_buyers[None, :] * peer_pull
-    join_prob = np.minimum(rate[:, None, :] * affinity[None, :, :], 1.0)[ms.category, ms.origin]
+    by_kind = np.minimum(rate[:, None, :] * affinity[None, :, :], 1.0)  # (category, origin, storefront)
+    kind = ms.category.astype(np.intp) * by_kind.shape[1] + ms.origin
+    # Gathered storefront by storefront into the sellers' column-major layout.
+    join_prob = by_kind.reshape(-1, by_kind.shape[2]).T[:, kind].T
     join_prob *= ms.active[:, None] & open_for_sellers[None, :]
     ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
     # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.

@@ -4,7 +4,10 @@ Agents in ``sim.core.agents`` are thin views over these arrays; the weekly step 
 Dtypes are the smallest that are exact enough: float32 for behavioural traits and habit stocks,
 float64 for money, int32 for indices. Shopper arrays with a channel dimension are channel-major
 (channels, shoppers): reductions over a handful of channels are then elementwise operations on long
-rows, which numpy does many times faster than short per-row reductions.
+rows, which numpy does many times faster than short per-row reductions. MSME arrays with a channel
+dimension are indexed (sellers, channels) but stored column-major (Fortran order) for the same
+reason: a seller's sum over channels adds long columns, and a channel's sum over sellers runs
+along one contiguous column (numpy's pairwise summation).
 """
 
 from __future__ import annotations
@@ -298,10 +301,10 @@ def build_msmes(
         origin=origin,
         capacity_idr=capacity.astype(np.float64),
         cash_idr=m.initial_cash_weeks * fixed_cost,
-        listed_share=listed_share,
-        profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32),
+        listed_share=np.asfortranarray(listed_share),
+        profit_ma_idr=np.zeros((n, n_platforms), dtype=np.float32, order="F"),
         active=np.ones(n, dtype=bool),
-        revenue_idr=np.zeros((n, n_platforms + 1)),
+        revenue_idr=np.zeros((n, n_platforms + 1), order="F"),
         weeks_active=np.zeros(n, dtype=np.int32),
         large=large,
         **traits,
