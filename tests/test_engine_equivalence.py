@@ -54,10 +54,10 @@ def test_nested_logit_never_picks_an_unavailable_channel_even_at_the_edges():
 
 
 def test_the_fast_array_helpers_give_numpys_own_answers_bit_for_bit():
-    """The week's hand-written replacements for ``argmax(axis=0)`` and ``where(mask, x, -inf)``
+    """The week's hand-written replacements for ``argmax(axis=0)`` and ``where(mask, x, fill)``
     must give numpy's answers exactly, ties, infinities, NaN-free extremes and empty rows
     included: the run's numbers depend on them to the last bit."""
-    from sim.core.market import _where_or_minus_inf, index_of_first_max
+    from sim.core.market import _where_else, index_of_first_max
 
     rng = np.random.default_rng(3)
     for rows, n in ((1, 5), (2, 1000), (6, 20000)):
@@ -69,7 +69,8 @@ def test_the_fast_array_helpers_give_numpys_own_answers_bit_for_bit():
         keep[:, :3] = False
         x = rng.normal(size=(rows, n)).astype(np.float32) * np.float32(1e30)
         x[:, 3:6] = np.float32(-0.0)
-        expected = np.where(keep, x, np.float32(-np.inf))
-        got = _where_or_minus_inf(keep, x.copy())
-        assert got.dtype == np.float32
-        assert np.array_equal(got.view(np.int32), expected.view(np.int32))
+        for fill in (-np.inf, np.inf, 0.0, 1.0):
+            expected = np.where(keep, x, np.float32(fill))
+            got = _where_else(keep, x.copy(), fill)
+            assert got.dtype == np.float32
+            assert np.array_equal(got.view(np.int32), expected.view(np.int32)), fill
