@@ -269,9 +269,9 @@ def shoppers_shop(
         for j, shoppers in block_installs:
             count_new_users(sh, j, shoppers)
     planned_idr = np.bincount(out.choice, weights=out.planned_spend, minlength=n_channels)
-    buyers = np.bincount(out.choice[out.planned_buyer], minlength=n_channels)  # counts: exact either way
+    buyers = np.bincount(out.choice, weights=out.planned_buyer, minlength=n_channels)
     impulse_idr = np.bincount(out.destination, weights=out.impulse_spend, minlength=n_channels)
-    impulse_buyers = np.bincount(out.destination[out.impulse_buyer], minlength=n_channels)
+    impulse_buyers = np.bincount(out.destination, weights=out.impulse_buyer, minlength=n_channels)
     w = sh.weight
     return ShopperWeek(
         demand_idr=w * (planned_idr + impulse_idr),
