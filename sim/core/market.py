@@ -578,9 +578,8 @@ def book_profits(
         ms.has_stall * ms.capacity_idr * cfg.stall_cost_share
     )
     a = cfg.profit_memory
-    ms.profit_ma_idr[:] = np.where(
-        ms.listed_share > 0, (1 - a) * ms.profit_ma_idr + a * storefront_profit, 0.0
-    )
+    ms.profit_ma_idr[:] = (1 - a) * ms.profit_ma_idr + a * storefront_profit
+    _where_else(ms.listed_share > 0, ms.profit_ma_idr, 0.0)  # no memory where not listed
     profit = np.where(ms.active, storefront_profit.sum(axis=1) + offline_profit, 0.0)
     ms.cash_idr += profit
     return profit
@@ -609,7 +608,7 @@ def update_listings(
     category already sell (learning from peers) and where their origin's goods fit
     (``affinity[origin, j]``). Shares of an agent's firms move by the expected flows, so an agent
     that stands for thousands of firms changes its listings smoothly."""
-    leaving = np.where(ms.profit_ma_idr < 0, cfg.leave_rate, 0.0)
+    leaving = (ms.profit_ma_idr < 0) * cfg.leave_rate  # where() with scalars is numpy's slow path
     ms.listed_share -= (ms.listed_share * leaving).astype(np.float32)
     active = ms.weight * ms.active
     listed_firms = active @ ms.listed_share
@@ -637,7 +636,8 @@ def update_listings(
     kind = ms.category.astype(np.intp) * by_kind.shape[1] + ms.origin
     # Gathered storefront by storefront into the sellers' column-major layout.
     join_prob = by_kind.reshape(-1, by_kind.shape[2]).T[:, kind].T
-    join_prob *= ms.active[:, None] & open_for_sellers[None, :]
+    join_prob *= ms.active[:, None]
+    join_prob[:, ~open_for_sellers] = 0.0  # whole columns: contiguous in the sellers' layout
     ms.listed_share += ((1.0 - ms.listed_share) * join_prob).astype(np.float32)
     # A trace of firms is no listing: below one firm in a thousand the storefront is dropped.
     ms.listed_share[ms.listed_share < 1e-3] = 0.0
