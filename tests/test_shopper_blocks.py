@@ -25,6 +25,7 @@ OVERRIDES = (
 
 def _run(monkeypatch: pytest.MonkeyPatch, block: int, threads: int) -> EcommerceModel:
     monkeypatch.setattr(market, "SHOPPER_BLOCK", block)
+    monkeypatch.setattr(market, "ONE_BLOCK_UP_TO", min(block, 1 << 20))  # blocks however few the shoppers
     monkeypatch.setattr(market, "SHOPPER_THREADS", threads)
     model = EcommerceModel(small_config(*OVERRIDES))
     model.run()
@@ -34,6 +35,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, block: int, threads: int) -> Ecommerce
 def test_blocks_and_threads_change_no_number(monkeypatch):
     whole = _run(monkeypatch, block=1 << 30, threads=1)
     blocked = _run(monkeypatch, block=450, threads=2)  # five blocks, the last one short
+    assert [rows.stop - rows.start for rows in market.shopper_blocks(2000)] == [450] * 4 + [200]
     pd.testing.assert_frame_equal(whole.recorder.table(), blocked.recorder.table(), check_exact=True)
     for name in ("habit", "adopted", "ties_using", "deferred_idr"):
         assert np.array_equal(getattr(whole.shoppers, name), getattr(blocked.shoppers, name)), name

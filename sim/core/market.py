@@ -2,7 +2,7 @@
 
 Channel index convention: columns 0..J-1 are the storefronts in roster order, column J is offline.
 No function here loops over shoppers or sellers; loops run over platforms (a handful) and over
-blocks of a hundred thousand shoppers (``SHOPPER_BLOCK``).
+blocks of tens of thousands of shoppers (``shopper_blocks``).
 """
 
 from __future__ import annotations
@@ -176,18 +176,30 @@ def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
 
 
 # Shoppers per block of the week's choices: a block's temporaries are reused, where whole-population
-# arrays of millions of shoppers would stream from memory a dozen times a week. Smaller blocks pay
-# Python's and the lock's cost per array operation (a hundred a block) more often: measured on 2
-# cores, 2^17 ran a 100k-shopper run in 5.1 s against 6.5-7.7 s at 2^15 (4 blocks, 2 threads), and
-# 1M shoppers 12% faster. Every step per shopper is elementwise or across channels, so blocks
-# change no number; the sums over shoppers are taken once, over whole arrays, in shopper order.
-SHOPPER_BLOCK = 1 << 17
+# arrays of millions of shoppers would stream from memory a dozen times a week; larger blocks pay
+# Python's and the lock's cost per array operation (a hundred a block) less often but hold more
+# memory. Measured on 2 cores at 1M shoppers over 40 weeks: 2^15 took 7.1 s and peaked at 393 MB,
+# 2^16 6.8 s and 402 MB (425 MB over a whole run), 2^17 7.1 s and 50 MB more. Every step per shopper
+# is elementwise or across channels, so blocks change no number; the sums over shoppers are taken
+# once, over whole arrays, in shopper order.
+SHOPPER_BLOCK = 1 << 15
+# Up to this many shoppers are shopped as one block by one thread: a few blocks on two threads
+# spend more on the lock than they gain (100k shoppers ran in 6.5-7.7 s as two to four blocks on
+# two threads, 5.1 s as one block).
+ONE_BLOCK_UP_TO = 1 << 17
 # Blocks are shopped by this many threads at once (numpy releases the GIL inside array
 # operations); a block's shoppers touch only their own rows, and the followers' counts of ties
 # using an app (which no block reads) are updated after all blocks, so threads change no number.
 SHOPPER_THREADS = min(
     2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 )
+
+
+def shopper_blocks(n: int) -> list[slice]:
+    """The blocks the week's ``n`` shoppers are shopped in: one up to ``ONE_BLOCK_UP_TO``
+    shoppers, else blocks of ``SHOPPER_BLOCK``."""
+    size = n if n <= ONE_BLOCK_UP_TO else SHOPPER_BLOCK
+    return [slice(start, min(start + size, n)) for start in range(0, n, max(size, 1))]
 
 
 @dataclass
@@ -235,13 +247,13 @@ def shoppers_shop(
     A discovery purchase takes ``impulse_displacement`` of its out-of-pocket cost from the
     shopper's later planned spending (the same household budget): it is carried as
     ``sh.deferred_idr`` and paid down by her next planned purchases. Shoppers are taken in blocks
-    of ``SHOPPER_BLOCK`` (``_shop_block``); the week's totals are sums over all of them.
+    (``shopper_blocks``, ``_shop_block``); the week's totals are sums over all of them.
     """
     n_channels = offer.brand_utility.shape[0]
     factor = list_spend_factor(offer, cfg.spend_price_elasticity)
     open_marketplace = ~is_social & (transact_share > 0)
     out = _ShopperResults.empty(sh.n)
-    blocks = [slice(start, min(start + SHOPPER_BLOCK, sh.n)) for start in range(0, sh.n, SHOPPER_BLOCK)]
+    blocks = shopper_blocks(sh.n)
 
     def shop(rows: slice) -> list[tuple[int, np.ndarray]]:
         return _shop_block(
