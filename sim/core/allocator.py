@@ -6,7 +6,7 @@ channels). glibc's malloc serves blocks above its mmap threshold with fresh page
 returns the free top of its heap beyond the trim threshold (``brk``), so by default a run at the
 default scale faulted in about 180,000 pages (700 MB) and spent about 0.5 s in the kernel: a
 seventh of its weeks. Raising both thresholds once keeps that memory for reuse: about 0.5 s
-less a default run, 6 s less a run of 1M shoppers (55 s to 49 s) for 2 MB more peak memory there.
+less a default run, 6 s less a run of 1M shoppers (55 s to 49 s) at the same peak memory.
 Up to ``TRIM_THRESHOLD_BYTES`` freed after a run stays with the process for the next one.
 
 Only glibc (Linux) is tuned; elsewhere this does nothing. ``SIM_KEEP_FREED_MEMORY=0`` leaves
@@ -27,9 +27,10 @@ M_MMAP_THRESHOLD = -3
 # are larger and still get their own pages. 32 MiB is glibc's largest allowed on every 64-bit build.
 MMAP_THRESHOLD_BYTES = 32 << 20
 # Free memory at the top of the heap is kept up to this much before it is returned: a week's
-# temporaries at the default scale are a few MB; at 1M shoppers 256 MB raised the run's peak from
-# 398 to 416 MB (memory held by one thread's heap while another's grew), 32 MB to 400 MB.
-TRIM_THRESHOLD_BYTES = 32 << 20
+# temporaries at the default scale are about a MB each. At 1M shoppers 256 MB raised the run's
+# peak from 398 to 416 MB (memory held by one thread's heap while another's grew), 32 MB to
+# 400-401 MB, 8 MB to 397-399 MB; the default run faults in about 300 pages either way.
+TRIM_THRESHOLD_BYTES = 8 << 20
 
 _tuned: bool | None = None
 
