@@ -11,14 +11,15 @@ import sys
 import pytest
 
 # After building a model (which tunes malloc), a hundred "weeks" that each make and drop a dozen
-# temporaries of 0.5 to 6 MB, as the week's phases do; count the page faults of those weeks.
+# temporaries of 0.25 to 0.75 MB, as the week's phases do at the default scale; count the page
+# faults of those weeks.
 CHURN = """
 import json, resource
 import numpy as np
 from sim.core.model import EcommerceModel
 EcommerceModel(n_shoppers=200, n_msmes=50, burn_in_weeks=0)
 def week():
-    temporaries = [np.ones((k % 6 + 1) << 16) for k in range(12)]
+    temporaries = [np.ones((k % 3 + 1) << 15) for k in range(12)]
     del temporaries
 for _ in range(5):
     week()
@@ -44,4 +45,4 @@ def test_a_model_keeps_freed_memory_for_reuse_unless_told_not_to():
     assert kept["faults"] < 100  # the same pages every week
     returned = _churn("0")
     assert returned["tuned"] is False
-    assert returned["faults"] > 100 * 1000  # fresh pages every week
+    assert returned["faults"] > 100 * 500  # fresh pages every week
