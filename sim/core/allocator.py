@@ -27,10 +27,12 @@ M_MMAP_THRESHOLD = -3
 # are larger and still get their own pages. 32 MiB is glibc's largest allowed on every 64-bit build.
 MMAP_THRESHOLD_BYTES = 32 << 20
 # Free memory at the top of the heap is kept up to this much before it is returned: a week's
-# temporaries at the default scale are about a MB each. At 1M shoppers 256 MB raised the run's
-# peak from 398 to 416 MB (memory held by one thread's heap while another's grew), 32 MB to
-# 400-401 MB, 8 MB to 397-399 MB; the default run faults in about 300 pages either way.
-TRIM_THRESHOLD_BYTES = 8 << 20
+# temporaries at the default scale are about a MB each. At 1M shoppers (blocks of 2 MB
+# temporaries on two threads) 256 MB raised the run's peak from 398 to 416 MB (memory held by one
+# thread's heap while another's grew), 32 MB to 400-401 MB, 16 MB to 397 MB, 8 MB to 397-399 MB;
+# over 40 weeks there 32 MB faulted in 120,000 pages, 16 MB 335,000, 8 MB 470,000 (untuned
+# 2,000,000 a whole run). The default run faults in about 300 pages with any of them.
+TRIM_THRESHOLD_BYTES = 16 << 20
 
 _tuned: bool | None = None
 
