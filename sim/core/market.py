@@ -403,12 +403,10 @@ def discovery_purchases(
     destination = source.copy()
     bought = impulse & direct
     # Blocked discovery demand: a share follows the seller's link to a marketplace.
-    blocked = impulse & ~direct
-    blocked = (
-        np.flatnonzero(blocked & (draws["leak"][rows] < leak_share[source]))
-        if blocked.any()
-        else np.flatnonzero(blocked)
-    )
+    blocked_here = impulse & ~direct
+    if blocked_here.any():  # the usual week before a ban: nothing is blocked, no leak to look up
+        blocked_here &= draws["leak"][rows] < leak_share[source]
+    blocked = np.flatnonzero(blocked_here)
     marketplaces = np.flatnonzero(open_marketplace)
     if blocked.size and marketplaces.size:
         uses = block.adopted[marketplaces][:, blocked]
