@@ -23,6 +23,7 @@ from sim.views.figures import (
     SMOOTH_WEEKS,
     _format_time_axis,
     event_markers,
+    mark_event,
     new_figure,
 )
 
@@ -51,20 +52,7 @@ def _axes(model: PolicyVsCounterfactual, title: str, ylabel: str) -> tuple[Figur
     if model.runs:
         ax.set_xlim(pd.Timestamp(model.dates[0]), pd.Timestamp(model.dates[-1]))
         for i, group in enumerate(event_markers(model.events), start=1):
-            day = pd.Timestamp(group[0][0])
-            ax.axvline(day, color="0.35", lw=0.8, ls=":", zorder=0)
-            ax.annotate(
-                str(i),
-                (day, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(0, 2 + 8 * (i % 2 == 0)),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=7.5,
-                fontweight="bold",
-                color="0.15",
-            )
+            mark_event(ax, group[0][0], i, rise_pt=8)
         if model.current_date is not None:
             ax.axvline(pd.Timestamp(model.current_date), color="#c92a2a", lw=0.9, alpha=0.6)
     _format_time_axis(ax)

@@ -137,6 +137,27 @@ def event_markers(events: list[tuple[Any, str]]) -> list[list[tuple[Any, str]]]:
     return groups
 
 
+def mark_event(ax: Axes, day: Any, number: int | None = None, rise_pt: float = 9) -> None:
+    """A dotted line at ``day`` and, with ``number``, that number above the panel; every other
+    number sits ``rise_pt`` points higher, so that numbers of nearby events never collide."""
+    day = pd.Timestamp(day)
+    ax.axvline(day, color="0.35", lw=0.8, ls=":", zorder=0)
+    if number is not None:
+        ax.annotate(
+            str(number),
+            (day, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2 + rise_pt * (number % 2 == 0)),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+            color="0.15",
+            fontweight="bold",
+            gid="event-number",
+        )
+
+
 def mark_events(
     axes: list[Axes], scenario: ScenarioConfig, fig: Figure, numbered: list[Axes] | None = None
 ) -> int:
@@ -148,21 +169,7 @@ def mark_events(
     numbered = axes if numbered is None else numbered
     for ax in axes:
         for i, group in enumerate(markers, start=1):
-            ax.axvline(pd.Timestamp(group[0][0]), color="0.35", lw=0.8, ls=":", zorder=0)
-            if ax in numbered:
-                ax.annotate(
-                    str(i),
-                    (pd.Timestamp(group[0][0]), 1.0),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(0, 2 + 9 * (i % 2 == 0)),
-                    textcoords="offset points",
-                    ha="center",
-                    va="bottom",
-                    fontsize=7.5,
-                    color="0.15",
-                    fontweight="bold",
-                    gid="event-number",
-                )
+            mark_event(ax, group[0][0], i if ax in numbered else None)
     entries = [
         f"{i}: " + "; ".join(f"{label} ({day:%d %b %Y})" for day, label in group)
         for i, group in enumerate(markers, start=1)
