@@ -94,38 +94,30 @@ def test_discovery_purchases_displace_later_planned_spending(displacement: float
     sh.adopted[tiktok] = True  # every shopper sees TikTok's content and can buy there
     sh.discovery_taste[:] = 1.0
     n, j = sh.n, len(model.platform_names)
-    open_all, zeros = np.ones(j), np.zeros(j)
-    steer_to = np.full(j, -1)
     offer = offer_for(model)
+
+    def week(shop: float, impulse: float):  # every storefront open, no ban's leak, no steering
+        zeros = np.zeros(j)
+        return shoppers_shop(
+            sh,
+            offer,
+            np.ones(j),
+            zeros,
+            zeros,
+            np.full(j, -1),
+            model.is_social,
+            1.0,
+            cfg,
+            draws(n, shop=shop, impulse=impulse),
+        )
+
     # Week 1: no planned shopping, everyone makes a discovery purchase of half her budget.
-    week1 = shoppers_shop(
-        sh,
-        offer,
-        open_all,
-        zeros,
-        zeros,
-        steer_to,
-        model.is_social,
-        1.0,
-        cfg,
-        draws(n, shop=1.0, impulse=0.0),
-    )
+    week1 = week(shop=1.0, impulse=0.0)
     impulse = float(week1.impulse_idr.sum())
     assert impulse == pytest.approx(0.5 * float(sh.budget.astype(np.float64).sum()) * sh.weight, rel=1e-6)
     # Week 2: everyone plans a purchase, nobody buys on impulse: planned spending is cut by the
     # displaced share of week 1's discovery spending, no more, no less.
-    week2 = shoppers_shop(
-        sh,
-        offer,
-        open_all,
-        zeros,
-        zeros,
-        steer_to,
-        model.is_social,
-        1.0,
-        cfg,
-        draws(n, shop=0.0, impulse=1.0),
-    )
+    week2 = week(shop=0.0, impulse=1.0)
     full = float(sh.budget.astype(np.float64).sum()) * sh.weight
     assert float(week2.planned_idr.sum()) == pytest.approx(full - displacement * impulse, rel=1e-6)
     assert week2.displaced_idr == pytest.approx(displacement * impulse, rel=1e-6)
