@@ -20,7 +20,9 @@ Reports (``--json`` prints them as one JSON object on the last line):
   synthetic sweep of 10,000 runs (``benchmarks/synthetic_sweep.py``: one real default run, history
   and its no_policy counterfactual, cloned into 100 design points x 100 seeds in the layout a
   multirun writes), wall time of the whole command and the peak resident memory it read of itself;
-  ``aggregate_10k`` has the sweep's sizes (``--quick``: 1,000 runs).
+  ``aggregate_10k`` has the sweep's sizes (``--quick``: 1,000 runs) and ``scan_one_series_*``, the
+  time, rows and peak memory of reading one series (Shopee's weekly GMV share) back from every
+  run's table in a fresh process (``load_sweep(DIR).rows("gmv_share", "Shopee")``).
 - ``seed_batch_20_s``, ``seed_separate_20_s`` and ``seed_batch_identical`` (full run only):
   20 seeds of the default configuration as one ``sim run seeds=20`` command and as 20 separate
   commands, and whether every seed's numbers are the same both ways; ``seed_batch`` also has the
@@ -83,16 +85,38 @@ AGGREGATE_AND_PEAK = (
     "from pathlib import Path\n"
     "from sim.experiments.aggregate import aggregate\n"
     "from sim.experiments.measure import peak_memory_mb\n"
-    "code = 1 if len(aggregate(Path(sys.argv[1])).failed) else 0\n"
-    "print(json.dumps({'exit': code, 'peak_rss_mb': round(peak_memory_mb(), 1)}))\n"
+    "result = aggregate(Path(sys.argv[1]))\n"
+    "code = 1 if len(result.failed) else 0\n"
+    "peak = round(peak_memory_mb(), 1)\n"
+    "print(json.dumps({'exit': code, 'rows': result.table_rows, 'peak_rss_mb': peak}))\n"
 )
+# A slice of the sweep's table read back from every run's file: one platform's weekly share.
+SCAN_AND_PEAK = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from sim.experiments.aggregate import load_sweep\n"
+    "from sim.experiments.measure import peak_memory_mb\n"
+    "rows = load_sweep(Path(sys.argv[1])).rows('gmv_share', 'Shopee')\n"
+    "print(json.dumps({'exit': 0, 'rows': len(rows), 'peak_rss_mb': round(peak_memory_mb(), 1)}))\n"
+)
+
+
+def _timed_child(script: str, sweep: Path, cwd: str) -> tuple[float, dict]:
+    """Wall time of ``script`` on ``sweep`` in a fresh interpreter, and the JSON it printed last."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script, str(sweep)], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip()[-2000:])
+    child = json.loads(out.stdout.strip().splitlines()[-1])
+    if child["exit"] != 0:
+        raise RuntimeError((out.stdout + out.stderr)[-2000:])
+    return wall, child
 
 
 def aggregate_sweep(runs: int, points: int = 100) -> dict:
     """Wall time and peak memory of ``sim aggregate`` (``aggregate()``) on a synthetic sweep
     of ``runs`` runs cloned from one real default run (history and no_policy, 261 weeks)."""
-    import pyarrow.parquet as pq
-
     from benchmarks.synthetic_sweep import build
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,24 +139,18 @@ def aggregate_sweep(runs: int, points: int = 100) -> dict:
         started = time.perf_counter()
         build(template, sweep, runs, points)
         built_s = time.perf_counter() - started
-        started = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", AGGREGATE_AND_PEAK, str(sweep)], cwd=tmp, capture_output=True, text=True
-        )
-        wall = time.perf_counter() - started
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr.strip()[-2000:])
-        child = json.loads(out.stdout.strip().splitlines()[-1])
-        if child["exit"] != 0:
-            raise RuntimeError((out.stdout + out.stderr)[-2000:])
-        rows = pq.ParquetFile(sweep / "sweep.parquet").metadata.num_rows
+        wall, child = _timed_child(AGGREGATE_AND_PEAK, sweep, tmp)
+        scan_wall, scan = _timed_child(SCAN_AND_PEAK, sweep, tmp)
         return {
             "runs": runs,
-            "rows": rows,
-            "rows_per_run": rows // runs,
+            "rows": child["rows"],
+            "rows_per_run": child["rows"] // runs,
             "build_s": round(built_s, 1),
             "wall_s": round(wall, 1),
             "peak_rss_mb": child["peak_rss_mb"],
+            "scan_one_series_s": round(scan_wall, 1),
+            "scan_one_series_rows": scan["rows"],
+            "scan_one_series_peak_rss_mb": scan["peak_rss_mb"],
         }
 
 
@@ -249,7 +267,7 @@ def channel_shares_agree(n: int, weeks: int) -> dict:
 def sweep_speedup(runs: int = 20) -> dict:
     """Wall time of the same sweep with the basic (serial) launcher and with joblib, 2 workers,
     and whether both gave the same numbers."""
-    import pandas as pd
+    from sim.experiments.aggregate import load_sweep
 
     common = ["--multirun", "counterfactual=null", "figures=false", f"seed=range({runs})"]
     out: dict = {"runs": runs}
@@ -267,8 +285,8 @@ def sweep_speedup(runs: int = 20) -> dict:
             )
             out[name] = round(time.perf_counter() - started, 1)
         tables = [
-            pd.read_parquet(Path(tmp) / name / "sweep.parquet")
-            .sort_values(["seed", "metric", "entity", "step"])["value"]
+            load_sweep(Path(tmp) / name)
+            .table.sort_values(["seed", "metric", "entity", "step"])["value"]
             .to_numpy()
             for name in ("serial_s", "joblib_2_workers_s")
         ]

@@ -14,6 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from sim.core.model import EcommerceModel
+from sim.experiments.aggregate import load_sweep
 from sim.experiments.compose import config_dir, register_configs
 from sim.experiments.sweep import sweep_jobs
 from tests.conftest import run_cli, small_config
@@ -23,7 +24,7 @@ SWEEP = [*TINY, "scenario=no_policy,ban_only", "seed=0,1", "counterfactual=null"
 
 
 def _values(sweep_dir: Path) -> pd.DataFrame:
-    table = pd.read_parquet(sweep_dir / "sweep.parquet")
+    table = load_sweep(sweep_dir).table
     table = table[["scenario", "seed", "step", "metric", "entity", "value"]].astype(
         {"scenario": str, "metric": str, "entity": str}
     )
@@ -51,7 +52,8 @@ def test_serial_sweep_aggregates_into_one_table_and_figures(serial_sweep):
         "msme_revenue_2024_local_idr",
     } <= set(runs.columns)
     assert len(set(runs["run"])) == 4  # every run wrote its own directory
-    table = pd.read_parquet(sweep / "sweep.parquet")
+    assert not (sweep / "sweep.parquet").exists()  # the table is read from the runs' own files
+    table = load_sweep(sweep).table
     assert {"run", "variant", "ov.scenario", "ov.seed", "metric", "entity", "value"} <= set(table.columns)
     assert set(table["ov.scenario"]) == {"no_policy", "ban_only"}
     for name in ("market_share.png", "msme_revenue.png", "policy_effect.png"):

@@ -1,20 +1,24 @@
 """One tidy table and comparison figures for a whole sweep.
 
-    sim aggregate sweep_dir=SWEEP_DIR
+    sim aggregate sweep_dir=SWEEP_DIR [figures=false] [table=true]
 
 Reads every run directory under SWEEP_DIR (those with ``.hydra/overrides.yaml``) and writes:
-- ``sweep.parquet``: every run's time series with ``run``, ``variant`` and one column per
-  overridden key (``ov.<key>``, as given on the command line or in the experiment), streamed run
-  by run into one file, so that a sweep of thousands of runs aggregates in bounded memory;
 - ``runs.csv``: one row per run: its overrides, status (ok, failed, incomplete), error, wall time
   and annual figures (GMV shares, total GMV, MSME revenue by origin);
 - ``market_share.png``, ``msme_revenue.png``, ``policy_effect.png``: per variant (the overrides
   other than the seed), the mean across seeds and a 90% band (5th to 95th percentile), drawn from
-  the rows of the metrics they show (kept while streaming, up to ``FIGURE_ROWS_MAX`` rows).
+  the rows of the metrics they show (read up to ``FIGURE_ROWS_MAX`` rows);
+- with ``table=true``, ``sweep.parquet``: the sweep's table in one file, streamed run by run.
 Exits non-zero if any run failed or did not finish.
 
-``SweepResult.rows`` reads a slice of ``sweep.parquet`` (some metrics, entities, dates) with DuckDB
-without loading the rest; ``SweepResult.table`` loads all of it, for small sweeps.
+The sweep's table is every finished run's time series with ``run``, ``variant`` and one column
+per overridden key (``ov.<key>``, as given on the command line or in the experiment). It is not
+copied: the runs' own ``timeseries.parquet`` files are the table, and the aggregate only checks
+their footers (each file is there, with the same columns). ``SweepResult.rows`` scans them for
+some metrics, entities and dates (two files at a time, a file's other columns read only where a
+row matches), so a sweep of thousands of runs aggregates in seconds and bounded memory;
+``SweepResult.table`` loads all of it, for small sweeps; ``SweepResult.write_table`` writes it
+into one file.
 """
 
 from __future__ import annotations
@@ -50,24 +54,28 @@ class SweepError(RuntimeError):
 
 
 SWEEP_TABLE = "sweep.parquet"
-# The rows of the metrics the comparison figures read are kept in memory while the runs stream into
-# sweep.parquet, up to this many rows; past it the figures are not drawn.
+# The comparison figures read the rows of the metrics they show, up to this many; past it they are
+# not drawn (and the scan stops there).
 FIGURE_ROWS_MAX = 5_000_000
-# Text columns of a run's table; sweep.parquet stores them, and run, variant and ov.<key>, as
-# dictionaries (pandas reads them as categoricals, as it wrote them).
+# Text columns of a run's table; the sweep's table has them, and run, variant and ov.<key>, as
+# dictionaries (pandas categoricals).
 TEXT_COLUMNS = ("scenario", "metric", "entity")
 DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+# Runs' files read at once by a scan of the sweep's table (Parquet reads release the GIL).
+SCAN_THREADS = 2
 
 
 @dataclass
 class SweepResult:
     """A sweep's aggregate: ``runs`` (one row per run, as ``runs.csv``), ``table`` (every run's
-    time series, as ``sweep.parquet``) and ``figures()`` (the comparison figures)."""
+    time series, read from the runs' own files), ``rows`` (a slice of it) and ``figures()`` (the
+    comparison figures)."""
 
     sweep_dir: Path
     runs: pd.DataFrame
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    table_rows: int | None = None  # rows of the finished runs' tables, as the aggregate counted them
     _table: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -80,14 +88,13 @@ class SweepResult:
         """The tidy table of every finished run, with ``run``, ``variant`` and ``ov.<key>``, all
         in memory: for a large sweep read a slice with ``rows`` instead."""
         if self._table is None:
-            self._table = pd.read_parquet(self._table_path())
+            self._table = self.rows()
         return self._table
 
-    def _table_path(self) -> Path:
-        path = self.sweep_dir / SWEEP_TABLE
-        if not path.is_file():
-            raise SweepError(f"{path} does not exist: no run of the sweep finished")
-        return path
+    def table_files(self) -> list[Path]:
+        """The finished runs' ``timeseries.parquet``, in the order of their rows of ``runs``."""
+        ok = self.runs.loc[self.runs["status"] == "ok", "run"]
+        return [self.sweep_dir / str(run) / TIMESERIES for run in ok]
 
     def rows(
         self,
@@ -97,9 +104,9 @@ class SweepResult:
         end: str | None = None,
     ) -> pd.DataFrame:
         """The rows of ``table`` for some metrics and entities (a name or a list; None: all) and
-        dates in [start, end), in the table's order and with its columns and types. Read from
-        ``sweep.parquet`` with DuckDB (only the matching rows are loaded) unless the whole table
-        is in memory already."""
+        dates in [start, end), in the table's order (runs in sweep order, then each run's rows)
+        and with its columns and types. Scanned from the runs' files (only the matching rows are
+        kept) unless the whole table is in memory already."""
         if self._table is not None:
             table = self._table
             keep = pd.Series(True, index=table.index)
@@ -111,7 +118,16 @@ class SweepResult:
             if end is not None:
                 keep &= table["date"] < pd.Timestamp(end)
             return table[keep.to_numpy()]
-        return read_rows(self._table_path(), metric, entity, start, end)
+        keep = RowFilter(metric, entity, start, end)
+        rows = read_rows(self.runs, self.table_files(), keep if keep.columns else None)
+        assert rows is not None  # no row limit
+        return rows
+
+    def write_table(self, path: Path) -> int:
+        """Write ``table`` into one Parquet file at ``path`` (streamed run by run, atomically);
+        returns the rows written."""
+        with atomic_path(Path(path)) as tmp:
+            return write_sweep_table(tmp, self.runs, self.table_files())
 
     def effects(self, metric: str, entity: str, start: str, end: str) -> pd.DataFrame:
         """Each run's policy effect: the weekly mean of ``metric`` for ``entity`` over the dates
@@ -161,8 +177,9 @@ class SweepResult:
     def report(self) -> str:
         """The aggregation's summary lines: runs ok, files written, and each failed run."""
         ok = int((self.runs["status"] == "ok").sum())
+        rows = "" if self.table_rows is None else f" ({self.table_rows:,} rows in their tables)"
         lines = [
-            f"[aggregate] {ok} of {len(self.runs)} runs ok in {self.sweep_dir}; wrote "
+            f"[aggregate] {ok} of {len(self.runs)} runs ok in {self.sweep_dir}{rows}; wrote "
             + ", ".join(self.files)
         ]
         lines += [f"[aggregate] {note}" for note in self.notes]
@@ -283,10 +300,12 @@ def collect_runs(sweep_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
     return pd.DataFrame(rows), tables
 
 
-def _prefetched[T, R](read: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
-    """``read(item)`` for each item in order, up to ``ahead`` of them read in a background
-    thread while the caller works on the current one (Parquet reads release the GIL)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
+def _prefetched[T, R](
+    read: Callable[[T], R], items: Iterable[T], ahead: int, workers: int = 1
+) -> Iterator[R]:
+    """``read(item)`` for each item in order, up to ``ahead`` of them read by ``workers``
+    background threads while the caller works on the current one (Parquet reads release the GIL)."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[R]] = deque()
         for item in items:
             pending.append(pool.submit(read, item))
@@ -296,8 +315,74 @@ def _prefetched[T, R](read: Callable[[T], R], items: Iterable[T], ahead: int) ->
             yield pending.popleft().result()
 
 
-def _read_run_table(path: Path) -> pa.Table:
-    return pq.ParquetFile(path).read(use_threads=False)
+def _is_in(column: pa.ChunkedArray, wanted: str | Sequence[str]) -> pa.ChunkedArray:
+    """True where ``column`` holds one of the ``wanted`` names. A dictionary column is matched on
+    its few entries, then on its rows' indices: a tenth of the time of matching every row's
+    text."""
+    names = pa.array([wanted] if isinstance(wanted, str) else list(wanted), pa.string())
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(column, value_set=names)
+    chunks = []
+    for chunk in column.chunks:
+        hits = np.flatnonzero(pc.is_in(chunk.dictionary, value_set=names).to_numpy(zero_copy_only=False))
+        if len(hits) == 1:
+            chunks.append(pc.equal(chunk.indices, pa.scalar(int(hits[0]), chunk.indices.type)))
+        else:
+            chunks.append(pc.is_in(chunk.indices, value_set=pa.array(hits, chunk.indices.type)))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """The rows of the sweep's table to keep: some metrics and entities (a name or a list; None:
+    all) and dates in [start, end)."""
+
+    metric: str | Sequence[str] | None = None
+    entity: str | Sequence[str] | None = None
+    start: str | None = None
+    end: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of a run's table the filter reads."""
+        named = [c for c, wanted in (("metric", self.metric), ("entity", self.entity)) if wanted is not None]
+        return named + (["date"] if self.start is not None or self.end is not None else [])
+
+    def mask(self, table: pa.Table) -> pa.ChunkedArray:
+        """True where a row of ``table`` (which has the filter's ``columns``) is kept."""
+        keep: list[pa.ChunkedArray] = []
+        for column, wanted in (("metric", self.metric), ("entity", self.entity)):
+            if wanted is not None:
+                keep.append(_is_in(table.column(column), wanted))
+        for op, bound in ((pc.greater_equal, self.start), (pc.less, self.end)):
+            if bound is not None:
+                date = table.column("date")
+                keep.append(op(date, pa.scalar(pd.Timestamp(bound)).cast(date.type)))
+        mask = keep[0]
+        for more in keep[1:]:
+            mask = pc.and_(mask, more)
+        return mask
+
+
+def check_tables(files: list[Path]) -> int:
+    """Read each finished run's table footer: the file is there and has the columns of the
+    first. Returns the rows of all of them."""
+    names: list[str] | None = None
+    rows = 0
+    for path in files:
+        try:
+            meta = pq.read_metadata(path)
+        except (OSError, pa.ArrowInvalid) as err:
+            raise SweepError(f"{path} cannot be read as a run's table: {err}") from None
+        if names is None:
+            names = meta.schema.names
+        elif meta.schema.names != names:
+            raise SweepError(
+                f"{path} does not have the columns of the sweep's other runs ({', '.join(names)}): "
+                f"it has {', '.join(meta.schema.names)}"
+            )
+        rows += meta.num_rows
+    return rows
 
 
 def _constant(value: str | None, n: int) -> pa.DictionaryArray:
@@ -307,16 +392,83 @@ def _constant(value: str | None, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
 
 
-def _sweep_schema(first: pa.Schema, run_columns: list[str]) -> pa.Schema:
-    """sweep.parquet's columns: run, variant, the run table's own, then ov.<key>; text columns
+def _run_columns(runs: pd.DataFrame) -> list[str]:
+    return ["run", "variant", *[c for c in runs.columns if c.startswith("ov.")]]
+
+
+def sweep_schema(runs: pd.DataFrame, files: list[Path]) -> pa.Schema:
+    """The sweep table's columns: run, variant, the first run table's own, then ov.<key>; text
     as dictionaries."""
+    run_columns = _run_columns(runs)
     own = [
         pa.field(f.name, DICTIONARY if f.name in TEXT_COLUMNS or pa.types.is_dictionary(f.type) else f.type)
-        for f in first
+        for f in pq.read_schema(files[0])
     ]
     head = [pa.field(c, DICTIONARY) for c in run_columns if not c.startswith("ov.")]
     tail = [pa.field(c, DICTIONARY) for c in run_columns if c.startswith("ov.")]
     return pa.schema([*head, *own, *tail])
+
+
+def sweep_tables(
+    runs: pd.DataFrame, files: list[Path], schema: pa.Schema, keep: RowFilter | None = None
+) -> Iterator[pa.Table]:
+    """Each finished run's rows (those ``keep`` keeps; all without it) with its ``run``,
+    ``variant`` and ``ov.<key>`` values, in the sweep's ``schema``, run by run in the order of
+    ``files`` (the ok rows of ``runs``): ``SCAN_THREADS`` files read at a time, a few runs in
+    memory. A file's other columns are read only if a row matches."""
+    ok = runs[runs["status"] == "ok"]
+    run_columns = _run_columns(runs)
+    # Per run, its values of those columns as text (an override the run does not have is null).
+    values = {c: [None if pd.isna(v) else str(v) for v in ok[c]] for c in run_columns}
+
+    def read(k: int) -> pa.Table:
+        parquet = pq.ParquetFile(files[k])
+        try:
+            if keep is None:
+                own = parquet.read(use_threads=False)
+            else:  # the filter's columns first, the others only for the rows it keeps
+                own = parquet.read(columns=keep.columns, use_threads=False)
+                mask = keep.mask(own)
+                own = own.filter(mask)
+                if not own.num_rows:
+                    own = parquet.schema_arrow.empty_table()
+                others = [name for name in parquet.schema_arrow.names if name not in own.column_names]
+                if others:
+                    rest = parquet.read(columns=others, use_threads=False).filter(mask)
+                    for name, column in zip(rest.column_names, rest.columns, strict=True):
+                        own = own.append_column(name, column)
+            columns = {c: _constant(values[c][k], own.num_rows) for c in run_columns}
+            columns.update(
+                {name: own.column(name).cast(schema.field(name).type) for name in own.column_names}
+            )
+            return pa.table([columns[f.name] for f in schema], schema=schema)
+        except (KeyError, pa.ArrowInvalid) as err:
+            raise SweepError(
+                f"{files[k]} does not have the columns of the sweep's other runs "
+                f"({', '.join(schema.names)}): {err}"
+            ) from None
+
+    return _prefetched(read, range(len(files)), ahead=2 * SCAN_THREADS, workers=SCAN_THREADS)
+
+
+def read_rows(
+    runs: pd.DataFrame, files: list[Path], keep: RowFilter | None = None, max_rows: int | None = None
+) -> pd.DataFrame | None:
+    """The rows of the sweep's table that ``keep`` keeps (all without it), as one pandas table
+    with the sweep's columns and types (text as categoricals); None once they pass ``max_rows``
+    (the scan stops there)."""
+    if not files:
+        raise SweepError("no run of the sweep finished: the sweep's table is empty")
+    schema = sweep_schema(runs, files)
+    kept: list[pa.Table] = []
+    rows = 0
+    for table in sweep_tables(runs, files, schema, keep):
+        rows += table.num_rows
+        if max_rows is not None and rows > max_rows:
+            return None
+        if table.num_rows:
+            kept.append(table)
+    return (pa.concat_tables(kept) if kept else schema.empty_table()).to_pandas()
 
 
 def _writer_options(schema: pa.Schema) -> dict:
@@ -331,123 +483,51 @@ def _writer_options(schema: pa.Schema) -> dict:
     }
 
 
-def write_sweep_table(
-    path: Path, runs: pd.DataFrame, files: list[Path], keep_metrics: Sequence[str] = ()
-) -> tuple[int, pd.DataFrame | None]:
+def write_sweep_table(path: Path, runs: pd.DataFrame, files: list[Path]) -> int:
     """Stream the finished runs' tables (``files``, in the order of the ok rows of ``runs``) into
-    one Parquet file at ``path``, each with its run's ``run``, ``variant`` and ``ov.<key>``
-    columns: a few runs in memory at a time. Returns the rows written and, with ``keep_metrics``,
-    those metrics' rows as a pandas table (None past ``FIGURE_ROWS_MAX`` rows)."""
-    ok = runs[runs["status"] == "ok"]
-    run_columns = ["run", "variant", *[c for c in runs.columns if c.startswith("ov.")]]
-    # Per run, its values of those columns as text (an override the run does not have is null).
-    values = {c: [None if pd.isna(v) else str(v) for v in ok[c]] for c in run_columns}
-    keep_set = pa.array(list(keep_metrics), pa.string())
-    kept: list[pa.Table] | None = [] if keep_metrics else None
-    kept_rows = 0
+    one Parquet file at ``path``, one row group per run, each with its run's ``run``,
+    ``variant`` and ``ov.<key>`` columns. Returns the rows written."""
+    if not files:
+        raise SweepError("no run of the sweep finished: the sweep's table is empty")
+    schema = sweep_schema(runs, files)
     written = 0
-    first = _read_run_table(files[0])
-    schema = _sweep_schema(first.schema, run_columns)
-
-    def prepare(k: int) -> pa.Table:
-        """Run k's table with its run-level columns, in the sweep's schema (built in the
-        background while the caller writes the run before it: both release the GIL)."""
-        table = first if k == 0 else _read_run_table(files[k])
-        n = table.num_rows
-        columns = {c: _constant(values[c][k], n) for c in run_columns}
-        try:
-            columns.update(
-                {name: table.column(name).cast(schema.field(name).type) for name in table.column_names}
-            )
-            return pa.table([columns[f.name] for f in schema], schema=schema)
-        except (KeyError, pa.ArrowInvalid) as err:
-            raise SweepError(
-                f"{files[k]} does not have the columns of the sweep's other runs "
-                f"({', '.join(schema.names)}): {err}"
-            ) from None
-
-    writer = pq.ParquetWriter(path, schema, **_writer_options(schema))
-    try:
-        for batch in _prefetched(prepare, range(len(files)), ahead=4):
-            n = batch.num_rows
-            writer.write_table(batch, row_group_size=max(n, 1))
-            written += n
-            if kept is not None:
-                metric = batch.column("metric")
-                mask = pc.is_in(metric, value_set=keep_set)
-                rows = batch.filter(mask)
-                kept_rows += rows.num_rows
-                if kept_rows > FIGURE_ROWS_MAX:
-                    kept = None
-                else:
-                    kept.append(rows)
-    finally:
-        writer.close()
-    if kept is None or not kept:
-        return written, None
-    return written, pa.concat_tables(kept).to_pandas()
+    with pq.ParquetWriter(path, schema, **_writer_options(schema)) as writer:
+        for table in sweep_tables(runs, files, schema):
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            written += table.num_rows
+    return written
 
 
-def read_rows(
-    path: Path,
-    metric: str | Sequence[str] | None = None,
-    entity: str | Sequence[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-) -> pd.DataFrame:
-    """Rows of a ``sweep.parquet`` by metric, entity and dates in [start, end), in file order,
-    with the columns and types ``pd.read_parquet`` gives: DuckDB scans the file and loads only
-    the matching rows."""
-    import duckdb
-
-    conditions: list[str] = []
-    params: dict[str, object] = {"path": str(path)}
-    for column, wanted in (("metric", metric), ("entity", entity)):
-        if wanted is not None:
-            conditions.append(f"{column} IN (SELECT unnest(${column}))")
-            params[column] = [wanted] if isinstance(wanted, str) else list(wanted)
-    for name, op, value in (("start", ">=", start), ("end", "<", end)):
-        if value is not None:
-            conditions.append(f"date {op} ${name}::TIMESTAMP")
-            params[name] = str(pd.Timestamp(value))
-    where = " AND ".join(conditions) or "true"
-    schema = pq.read_schema(path)
-    query = (
-        f"SELECT * EXCLUDE (file_row_number) FROM read_parquet($path, file_row_number = true) "
-        f"WHERE {where} ORDER BY file_row_number"
-    )  # threads may find the rows in any order
-    with duckdb.connect() as con:
-        table = con.sql(query, params=params).to_arrow_table()
-    # DuckDB gives text as plain strings and times in microseconds: back to the file's own types.
-    return table.cast(schema.remove_metadata()).to_pandas()
-
-
-def aggregate(sweep_dir: Path, figures: bool = True) -> SweepResult:
-    """Aggregate a finished sweep folder: write ``runs.csv`` (one row per run) and
-    ``sweep.parquet`` (every run's tidy table, with ``run``, ``variant`` and ``ov.<key>``) into
-    it, and with ``figures`` its comparison figures; return them as a ``SweepResult``. Raises
-    ``SweepError`` when the folder holds no runs. ``sim aggregate sweep_dir=DIR`` runs it.
-    The runs' tables are streamed into ``sweep.parquet`` one at a time, so memory stays bounded
-    however many runs there are; ``SweepResult.table`` loads the file when first read."""
+def aggregate(sweep_dir: Path, figures: bool = True, table: bool = False) -> SweepResult:
+    """Aggregate a finished sweep folder: check every finished run's table (its file's footer),
+    write ``runs.csv`` (one row per run) into it, with ``figures`` its comparison figures and
+    with ``table`` the sweep's table in one file (``sweep.parquet``); return them as a
+    ``SweepResult``, whose ``table`` and ``rows`` read the runs' own files. Raises
+    ``SweepError``, having written nothing, when the folder holds no runs or a finished run's
+    table is missing or has other columns. ``sim aggregate sweep_dir=DIR`` runs it."""
     sweep_dir = Path(sweep_dir)
     runs, files = collect_runs(sweep_dir)
     if runs.empty:
         raise SweepError(f"no runs under {sweep_dir} (looked for */.hydra/overrides.yaml)")
-    result = SweepResult(sweep_dir, runs)
+    result = SweepResult(sweep_dir, runs, table_rows=check_tables(files))
     with atomic_path(sweep_dir / "runs.csv") as tmp:
         runs.to_csv(tmp, index=False)
     result.files.append("runs.csv")
-    if files:
-        draw = figures and runs.loc[runs["status"] == "ok", "variant"].nunique() <= MAX_VARIANTS
-        with atomic_path(sweep_dir / SWEEP_TABLE) as tmp:
-            _, figure_rows = write_sweep_table(tmp, runs, files, SWEEP_FIGURE_METRICS if draw else ())
+    one_file = sweep_dir / SWEEP_TABLE
+    if table and files:
+        result.write_table(one_file)
         result.files.append(SWEEP_TABLE)
-        if draw and figure_rows is None:
+    elif one_file.is_file():  # an earlier aggregate's, of other runs perhaps: not left to look current
+        one_file.unlink()
+        result.notes.append(f"removed the {SWEEP_TABLE} of an earlier aggregate; table=true writes it again")
+    if figures and files and runs.loc[runs["status"] == "ok", "variant"].nunique() <= MAX_VARIANTS:
+        figure_rows = read_rows(runs, files, RowFilter(SWEEP_FIGURE_METRICS), max_rows=FIGURE_ROWS_MAX)
+        if figure_rows is None:
             result.notes.append(
                 f"figures not drawn: their rows exceed {FIGURE_ROWS_MAX:,}; draw "
                 "them from a subset of the runs"
             )
-        elif draw and figure_rows is not None:
+        else:
             from sim.views.figures import plot_sweep
 
             result.files += plot_sweep(figure_rows, runs, result.scenarios(), sweep_dir)

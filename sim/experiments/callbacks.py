@@ -1,8 +1,8 @@
 """The Hydra callbacks of every multirun: count progress from the start, aggregate at the end.
 
 ``conf/hydra/default.yaml`` names ``SweepCallback`` (``hydra.callbacks.sweep``), so ``sim
---multirun`` and ``run_sweep`` both write ``runs.csv``, ``sweep.parquet`` and the comparison
-figures when the last run ends, and exit non-zero if a run failed. A study's fan-out
+--multirun`` and ``run_sweep`` both write ``runs.csv`` and the comparison figures when the
+last run ends, and exit non-zero if a run failed. A study's fan-out
 (``sim.experiments.fanout``, ``conf/fanout.yaml``) counts progress with ``ProgressCallback`` and
 collects its jobs' results itself.
 """

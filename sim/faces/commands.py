@@ -61,17 +61,24 @@ class AggregateConfig:
     figures: bool = field(
         default=True, metadata={"help": "draw market_share.png, msme_revenue.png and policy_effect.png too"}
     )
+    table: bool = field(
+        default=False,
+        metadata={
+            "help": "also write sweep.parquet, the sweep's table in one file (otherwise it is read "
+            "from the runs' own timeseries.parquet)"
+        },
+    )
 
 
 def aggregate_sweep(cfg: AggregateConfig) -> int:
-    """``sim aggregate``: write ``runs.csv``, ``sweep.parquet`` and the figures of a sweep."""
+    """``sim aggregate``: write ``runs.csv`` and the figures of a sweep (and ``sweep.parquet``)."""
     from sim.experiments.aggregate import SweepError, aggregate
 
     sweep_dir = Path(cfg.sweep_dir)
     if not sweep_dir.is_dir():
         raise ConfigError("sweep_dir", f"{sweep_dir} is not a directory")
     try:
-        result = aggregate(sweep_dir, figures=cfg.figures)
+        result = aggregate(sweep_dir, figures=cfg.figures, table=cfg.table)
     except SweepError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -214,15 +221,18 @@ VERBS: dict[str, Verb] = {
         Verb(
             "aggregate",
             "one tidy table and comparison figures for a finished sweep folder",
-            "Reads every run directory of a sweep (the latest multirun into it) and writes "
-            "sweep.parquet (every run's time series with run, variant and one ov.KEY column per "
-            "override), runs.csv (one row per run: status, error, wall time, annual figures) and, "
-            "with figures=true, market_share.png, msme_revenue.png and policy_effect.png (mean "
-            "across seeds, 90% band). A sweep does this itself when it ends; this verb does it again "
-            "on demand. Exits 1 if a run failed or did not finish.",
+            "Reads every run directory of a sweep (the latest multirun into it), checks each "
+            "finished run's timeseries.parquet and writes runs.csv (one row per run: status, error, "
+            "wall time, annual figures) and, with figures=true, market_share.png, msme_revenue.png "
+            "and policy_effect.png (mean across seeds, 90% band). The sweep's table (every run's time "
+            "series with run, variant and one ov.KEY column per override) is read from the runs' "
+            "own files (load_sweep(DIR).table or .rows(...)); table=true also writes it into "
+            "sweep.parquet. A sweep does this itself when it ends; this verb does it again on "
+            "demand. Exits 1 if a run failed or did not finish.",
             (
                 "sim aggregate sweep_dir=results/sweeps/policy_comparison",
                 "sim aggregate sweep_dir=results/multirun/2026-11-30/10-00-00-000000 figures=false",
+                "sim aggregate sweep_dir=results/sweeps/policy_comparison table=true",
             ),
             "sim.faces.commands:AggregateConfig",
             "sim.faces.commands:aggregate_sweep",

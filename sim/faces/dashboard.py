@@ -174,7 +174,7 @@ def find_sweeps(root: Path) -> list[Path]:
     """Finished sweep folders (with the aggregate's ``runs.csv``) under ``root``, newest first."""
     if not root.is_dir():
         return []
-    found = [p.parent for p in root.glob("**/runs.csv") if (p.parent / "sweep.parquet").is_file()]
+    found = [p.parent for p in root.glob("**/runs.csv")]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 

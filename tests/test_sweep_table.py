@@ -1,5 +1,6 @@
-"""The sweep aggregate streams runs into sweep.parquet: the same contents as concatenating every
-run's table in pandas, one run in memory at a time; slices are read back with DuckDB."""
+"""The sweep's table is read from the runs' own files: the same contents as concatenating every
+run's table in pandas, whole, in slices, or written into one sweep.parquet; the aggregate checks
+the files and refuses a sweep whose tables do not match, having written nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -50,7 +52,7 @@ def _sweep(template: Path, root: Path) -> Path:
 
 
 def _pandas_aggregate(sweep: Path, runs: pd.DataFrame) -> pd.DataFrame:
-    """The aggregate as it was written before streaming: concatenate every run's table in memory."""
+    """The sweep's table the plain way: concatenate every run's table in memory."""
     tables = []
     for run in runs.loc[runs["status"] == "ok", "run"]:
         table = pd.read_parquet(sweep / run / TIMESERIES)
@@ -77,22 +79,42 @@ def _as_text(table: pd.DataFrame) -> pd.DataFrame:
     return out.where(out.notna(), None) if text else out
 
 
-def test_the_streamed_sweep_table_equals_the_pandas_concatenation_row_for_row(template, tmp_path):
+def _assert_is_the_concatenation(table: pd.DataFrame, sweep: Path, runs: pd.DataFrame) -> None:
+    expected = _pandas_aggregate(sweep, runs)
+    assert list(table.columns) == list(expected.columns)
+    assert len(table) == len(expected)
+    pd.testing.assert_frame_equal(_as_text(table), _as_text(expected))
+    # The table has the types the pandas aggregate gave its own columns.
+    for col in ("run", "scenario", "metric", "entity"):
+        assert isinstance(table[col].dtype, pd.CategoricalDtype)
+    assert table["date"].dtype == expected["date"].dtype
+    assert (table[["seed", "step", "value"]].dtypes == expected[["seed", "step", "value"]].dtypes).all()
+
+
+def test_the_sweep_table_read_from_the_runs_files_equals_the_pandas_concatenation(template, tmp_path):
     sweep = _sweep(template, tmp_path)
     result = aggregate(sweep, figures=False)
     runs = pd.read_csv(sweep / "runs.csv")
     assert sorted(runs["status"]) == ["failed"] + ["incomplete"] + ["ok"] * 10
     assert runs["ov.extra"].notna().sum() == 2
-    streamed = pd.read_parquet(sweep / "sweep.parquet")
-    expected = _pandas_aggregate(sweep, result.runs)
-    assert list(streamed.columns) == list(expected.columns)
-    assert len(streamed) == len(expected) == 10 * len(pd.read_parquet(template / TIMESERIES))
-    pd.testing.assert_frame_equal(_as_text(streamed), _as_text(expected))
-    # The table reads back with the types the pandas aggregate gave its own columns.
-    for col in ("run", "scenario", "metric", "entity"):
-        assert isinstance(streamed[col].dtype, pd.CategoricalDtype)
-    assert streamed["date"].dtype == expected["date"].dtype
-    assert (streamed[["seed", "step", "value"]].dtypes == expected[["seed", "step", "value"]].dtypes).all()
+    rows_per_run = len(pd.read_parquet(template / TIMESERIES))
+    assert result.table_rows == 10 * rows_per_run
+    assert f"({10 * rows_per_run:,} rows in their tables)" in result.report()
+    assert result.files == ["runs.csv"] and not (sweep / agg.SWEEP_TABLE).exists()  # nothing copied
+    _assert_is_the_concatenation(load_sweep(sweep).table, sweep, result.runs)
+
+
+def test_table_true_writes_the_same_table_into_one_file_and_a_later_aggregate_removes_it(template, tmp_path):
+    sweep = _sweep(template, tmp_path)
+    result = aggregate(sweep, figures=False, table=True)
+    assert result.files == ["runs.csv", "sweep.parquet"]
+    one_file = pd.read_parquet(sweep / agg.SWEEP_TABLE)
+    _assert_is_the_concatenation(one_file, sweep, result.runs)
+    assert pq.ParquetFile(sweep / agg.SWEEP_TABLE).num_row_groups == 10  # one per run
+    # A run finishing later changes the sweep: the old file would no longer be its table.
+    again = aggregate(sweep, figures=False)
+    assert not (sweep / agg.SWEEP_TABLE).exists()
+    assert "removed the sweep.parquet of an earlier aggregate" in again.report()
 
 
 def test_rows_reads_a_slice_with_the_tables_order_and_types(template, tmp_path):
@@ -136,19 +158,36 @@ def test_figures_past_the_row_limit_are_left_out_with_a_note(template, tmp_path,
     build(template, sweep, runs=4, points=1, workers=1)
     monkeypatch.setattr(agg, "FIGURE_ROWS_MAX", 10)
     result = aggregate(sweep)
-    assert result.files == ["runs.csv", "sweep.parquet"]
+    assert result.files == ["runs.csv"]
     assert "figures not drawn" in result.report()
     assert not (sweep / "market_share.png").exists()
 
 
-def test_a_run_whose_table_lacks_a_column_is_refused_naming_its_file(template, tmp_path):
-    """The runs' tables are read and shaped in the background while the one before is written:
-    a run whose table does not have the others' columns still stops the aggregate with its file
-    named, and no sweep.parquet is left that looks complete."""
+@pytest.mark.parametrize("fault", ["lacks a column", "is missing"])
+def test_a_run_whose_table_lacks_a_column_or_is_missing_is_refused_naming_its_file(template, tmp_path, fault):
+    """The aggregate reads each finished run's footer before it writes anything: a run whose
+    table does not have the others' columns, or has no table, stops it with its file named,
+    and no runs.csv or sweep.parquet is left that looks complete."""
     sweep = _sweep(template, tmp_path)
     _, files = agg.collect_runs(sweep)
     broken = files[2]
-    pd.read_parquet(broken).drop(columns="entity").to_parquet(broken, index=False)
-    with pytest.raises(agg.SweepError, match=rf"{broken}.*does not have the columns"):
-        aggregate(sweep)
-    assert not (sweep / agg.SWEEP_TABLE).exists()
+    if fault == "is missing":
+        broken.unlink()
+        message = rf"{broken} cannot be read as a run's table"
+    else:
+        pd.read_parquet(broken).drop(columns="entity").to_parquet(broken, index=False)
+        message = rf"{broken} does not have the columns of the sweep's other runs \(.*entity.*\): it has"
+    with pytest.raises(agg.SweepError, match=message):
+        aggregate(sweep, table=True)
+    assert not (sweep / agg.SWEEP_TABLE).exists() and not (sweep / "runs.csv").exists()
+
+
+def test_a_table_changed_after_the_aggregate_is_refused_when_read(template, tmp_path):
+    """The table is read from the runs' files when asked for: a file changed since the
+    aggregate checked it is named, not read into wrong columns."""
+    sweep = _sweep(template, tmp_path)
+    aggregate(sweep, figures=False)
+    _, files = agg.collect_runs(sweep)
+    pd.read_parquet(files[5]).drop(columns="entity").to_parquet(files[5], index=False)
+    with pytest.raises(agg.SweepError, match=rf"{files[5]} does not have the columns"):
+        _ = load_sweep(sweep).table
