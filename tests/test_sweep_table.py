@@ -182,12 +182,19 @@ def test_a_run_whose_table_lacks_a_column_or_is_missing_is_refused_naming_its_fi
     assert not (sweep / agg.SWEEP_TABLE).exists() and not (sweep / "runs.csv").exists()
 
 
-def test_a_table_changed_after_the_aggregate_is_refused_when_read(template, tmp_path):
-    """The table is read from the runs' files when asked for: a file changed since the
-    aggregate checked it is named, not read into wrong columns."""
+@pytest.mark.parametrize("change", ["drops a column", "is removed"])
+def test_a_table_changed_after_the_aggregate_is_refused_when_read(template, tmp_path, change):
+    """The table is read from the runs' files when asked for: a file changed or removed since
+    the aggregate checked it is named, not read into wrong columns."""
     sweep = _sweep(template, tmp_path)
     aggregate(sweep, figures=False)
     _, files = agg.collect_runs(sweep)
-    pd.read_parquet(files[5]).drop(columns="entity").to_parquet(files[5], index=False)
-    with pytest.raises(agg.SweepError, match=rf"{files[5]} does not have the columns"):
-        _ = load_sweep(sweep).table
+    if change == "is removed":
+        files[5].unlink()
+        message = rf"{files[5]} cannot be read as a run's table"
+    else:
+        pd.read_parquet(files[5]).drop(columns="entity").to_parquet(files[5], index=False)
+        message = rf"{files[5]} does not have the columns"
+    for read in (lambda sweep: sweep.table, lambda sweep: sweep.rows("gmv_share", "Shopee")):
+        with pytest.raises(agg.SweepError, match=message):
+            read(load_sweep(sweep))

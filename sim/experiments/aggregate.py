@@ -422,9 +422,12 @@ def sweep_tables(
     values = {c: [None if pd.isna(v) else str(v) for v in ok[c]] for c in run_columns}
 
     def read(k: int) -> pa.Table:
-        parquet = pq.ParquetFile(files[k])
         try:
-            if keep is None:
+            parquet = pq.ParquetFile(files[k])
+        except (OSError, pa.ArrowInvalid) as err:  # removed or rewritten since the aggregate checked it
+            raise SweepError(f"{files[k]} cannot be read as a run's table: {err}") from None
+        try:
+            if keep is None or not keep.columns:
                 own = parquet.read(use_threads=False)
             else:  # the filter's columns first, the others only for the rows it keeps
                 own = parquet.read(columns=keep.columns, use_threads=False)
