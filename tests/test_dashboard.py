@@ -3,7 +3,10 @@ Solara's test helpers (clicking Mesa's Step and Reset, moving a lever)."""
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import ipyvuetify as v
 import ipywidgets as widgets
@@ -16,7 +19,14 @@ import solara
 from sim.core.model import EcommerceModel
 from sim.core.paired import PolicyVsCounterfactual
 from sim.experiments.aggregate import load_sweep
-from sim.faces.dashboard import MODEL_PARAMS, LivePage, SweepPage, load_sweep_figures
+from sim.faces.dashboard import (
+    MODEL_PARAMS,
+    LivePage,
+    SweepPage,
+    default_sweep_dir,
+    find_sweeps,
+    load_sweep_figures,
+)
 from sim.schema.tables import SWEEP_FIGURE_METRICS
 from sim.views import charts
 from sim.views.figures import sweep_figures
@@ -139,6 +149,24 @@ def test_live_page_shows_a_bad_date_instead_of_failing():
     rc.find(v.Alert).wait_for(timeout=30)
     alert = " ".join(map(str, rc.find(v.Alert).widget.children))
     assert "scenario.social_commerce_ban.date" in alert and "2023-02-30" in alert
+
+
+def test_the_sweep_browser_opens_the_newest_aggregated_sweep(tmp_path, monkeypatch):
+    """A sweep folder is one the aggregate has written runs.csv into (the table stays in its
+    runs' files); the newest is opened unless SIM_SWEEP_DIR names one."""
+    results = tmp_path / "results"
+    older, newer, unfinished = (results / "sweeps" / name for name in ("older", "newer", "unfinished"))
+    for folder in (older, newer, unfinished / "0_history_seed0"):
+        folder.mkdir(parents=True)
+    for age, folder in ((200, older), (100, newer)):
+        (folder / "runs.csv").write_text("run,variant,status,error\n")
+        os.utime(folder, (time.time() - age, time.time() - age))
+    assert find_sweeps(results) == [newer, older]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIM_SWEEP_DIR", raising=False)
+    assert default_sweep_dir() == str(Path("results") / "sweeps" / "newer")
+    monkeypatch.setenv("SIM_SWEEP_DIR", str(older))
+    assert default_sweep_dir() == str(older)
 
 
 @pytest.mark.slow
