@@ -8,7 +8,8 @@ Reports (``--json`` prints them as one JSON object on the last line):
   counterfactual, figures included, interpreter start-up included);
 - ``scale``: ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}`` of one `history` run
   per size, each in a fresh process whose peak resident memory is read by that process itself
-  (``sim.experiments.measure``);
+  (``sim.experiments.measure``), and ``helper_private_mb``: the memory of its own of the process
+  that shops half the blocks of a large run (``sim.core.shopper_pool``; null when none did);
 - ``engine_shopper_steps_per_s``: shopper-weeks (burn-in included) per second of the largest run;
 - ``mesa_reference_shopper_steps_per_s`` and ``ratio_vs_mesa``: the same weekly shopper rule
   written the plain Mesa way (benchmarks/mesa_reference.py), on the same inputs, after checking

@@ -125,5 +125,6 @@ def test_measure_run_reports_size_time_and_memory_and_names_a_bad_key():
     small = measure_run(["market.shoppers.n_agents=1000", "market.msmes.n_agents=300"])
     assert (small["shoppers"], small["msmes"], small["weeks"]) == (1000, 300, 261)
     assert small["wall_s"] > 0 and small["peak_rss_mb"] > 50
+    assert small["helper_private_mb"] is None  # one block of shoppers: no helper process
     with pytest.raises(RuntimeError, match=r"market\.shoppers\.n_agentz"):
         measure_run(["market.shoppers.n_agentz=3"])

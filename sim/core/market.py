@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.core.population import CROSS_BORDER, LOCAL, MSMEs, Shoppers
 from sim.schema.config import MSMEConfig, ShopperConfig
+
+if TYPE_CHECKING:
+    from sim.core.shopper_pool import ShoppingHelper
 
 
 @dataclass
@@ -195,6 +199,14 @@ SHOPPER_THREADS = min(
 )
 
 
+# What every block of a week's shoppers shares, in ``_shop_block``'s order: the offer, the
+# rules' transact, leak and steer shares, the steering partners, the open marketplaces, the
+# spending index and factor, and the shoppers' config.
+type ShoppingWeek = tuple[
+    Offer, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, ShopperConfig
+]
+
+
 def shopper_blocks(n: int) -> list[slice]:
     """The blocks the week's ``n`` shoppers are shopped in: one up to ``ONE_BLOCK_UP_TO``
     shoppers, else blocks of ``SHOPPER_BLOCK``."""
@@ -240,6 +252,7 @@ def shoppers_shop(
     spend_index: float,
     cfg: ShopperConfig,
     draws: dict[str, np.ndarray],
+    helper: ShoppingHelper | None = None,
 ) -> ShopperWeek:
     """The week's planned and discovery purchases of every shopper.
 
@@ -247,32 +260,43 @@ def shoppers_shop(
     A discovery purchase takes ``impulse_displacement`` of its out-of-pocket cost from the
     shopper's later planned spending (the same household budget): it is carried as
     ``sh.deferred_idr`` and paid down by her next planned purchases. Shoppers are taken in blocks
-    (``shopper_blocks``, ``_shop_block``); the week's totals are sums over all of them.
+    (``shopper_blocks``, ``_shop_block``); the week's totals are sums over all of them. With a
+    ``helper`` (``sim.core.shopper_pool``) every other block is shopped in its process, over the
+    shared arrays it holds.
     """
     n_channels = offer.brand_utility.shape[0]
     factor = list_spend_factor(offer, cfg.spend_price_elasticity)
     open_marketplace = ~is_social & (transact_share > 0)
-    out = _ShopperResults.empty(sh.n)
     blocks = shopper_blocks(sh.n)
+    if helper is not None:
+        draws, out = helper.load(draws), helper.results()
+    else:
+        out = _ShopperResults.empty(sh.n)
+    week: ShoppingWeek = (
+        offer,
+        transact_share,
+        leak_share,
+        steer_share,
+        steer_to,
+        open_marketplace,
+        spend_index,
+        factor,
+        cfg,
+    )
 
     def shop(rows: slice) -> list[tuple[int, np.ndarray]]:
-        return _shop_block(
-            sh,
-            rows,
-            offer,
-            transact_share,
-            leak_share,
-            steer_share,
-            steer_to,
-            open_marketplace,
-            spend_index,
-            factor,
-            cfg,
-            draws,
-            out,
-        )
+        return _shop_block(sh, rows, *week, draws, out)
 
-    if SHOPPER_THREADS > 1 and len(blocks) > 1:
+    installs: list[list[tuple[int, np.ndarray]]]
+    if helper is not None and len(blocks) > 1:
+        helper.pool.submit(blocks[1::2], week)
+        try:
+            mine = [shop(rows) for rows in blocks[0::2]]
+        finally:  # the helper's answer is taken even if this process's blocks failed
+            theirs = helper.pool.result()
+        installs = [[] for _ in blocks]  # in shopper order
+        installs[0::2], installs[1::2] = mine, theirs
+    elif SHOPPER_THREADS > 1 and len(blocks) > 1:
         with ThreadPoolExecutor(SHOPPER_THREADS) as pool:
             installs = list(pool.map(shop, blocks))
     else:

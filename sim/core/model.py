@@ -24,6 +24,7 @@ from sim.core.market import (
     eligible_sellers,
     find_exits,
     settle_payments,
+    shopper_blocks,
     shoppers_shop,
     spread_app_adoption,
     update_listings,
@@ -39,6 +40,7 @@ from sim.core.population import (
 )
 from sim.core.recorder import Recorder
 from sim.core.reporters import make_datacollector
+from sim.core.shopper_pool import ShoppingHelper
 from sim.core.snapshots import AgentHistory
 from sim.schema.config import Config, ConfigError, parse_date, validate
 from sim.schema.weeks import weekly_dates
@@ -47,6 +49,8 @@ from sim.schema.weeks import weekly_dates
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
 AGENT_OBJECTS = ("lazy", "eager")
+# The shoppers' uniforms of a week, one per shopper each, drawn in this order.
+SHOPPER_DRAWS = ("shop", "impulse", "choice", "leak", "steer")
 
 
 class EcommerceModel(mesa.Model):
@@ -88,6 +92,7 @@ class EcommerceModel(mesa.Model):
         burn_in_weeks: int | None = None,
         end_date: str | None = None,
         agent_objects: str = "lazy",
+        shopper_processes: int = 1,
     ) -> None:
         """``EcommerceModel(cfg)`` runs a composed config as it is. Without ``cfg`` the model
         starts from the packaged defaults (``conf/``) with the named ``policy`` scenario
@@ -105,10 +110,21 @@ class EcommerceModel(mesa.Model):
         builds them; ``"eager"`` here, as a plain Mesa model does. Both give the same agents
         (same ``unique_id``, type and order, exited sellers gone, entrants present) and the run
         the same numbers: the step never reads an agent object.
+
+        ``shopper_processes=2`` shops every other block of shoppers in a forked helper process
+        over shared memory (``sim.core.shopper_pool``), when there are several blocks (more
+        than ``sim.core.market.ONE_BLOCK_UP_TO`` shoppers): the same numbers in about half the
+        shopping time on a free core. The helper stops when the run ends or at ``shop_alone()``.
+        The caller decides that a core is free (``sim.experiments.run.may_fork``).
         """
         keep_freed_memory()
         if agent_objects not in AGENT_OBJECTS:
             raise ConfigError("agent_objects", f"{agent_objects!r} is not one of {', '.join(AGENT_OBJECTS)}")
+        if shopper_processes not in (1, 2):
+            raise ConfigError("shopper_processes", f"{shopper_processes!r} is not 1 or 2")
+        self.shopper_processes = shopper_processes
+        self._shopping_helper: ShoppingHelper | None = None
+        self.helper_private_mb: float | None = None  # the helper's own memory when it stopped
         cfg = model_config(
             cfg,
             rng,
@@ -176,6 +192,10 @@ class EcommerceModel(mesa.Model):
         self.transact_share = self.policy.transact_share[0].copy()
 
         self.shoppers = build_shoppers(self.market, population_rng)
+        if self.shopper_processes > 1 and len(shopper_blocks(self.shoppers.n)) > 1:
+            # Now, while the heap is small: the private arrays this frees are reused by what is
+            # built next, and the helper inherits (and may copy) little of this process.
+            self._shopping_helper = ShoppingHelper(self.shoppers, SHOPPER_DRAWS)
         expected_demand = self.shoppers.weight * float((self.shoppers.shop_prob * self.shoppers.budget).sum())
         self.msmes = build_msmes(
             self.market, population_rng, self.policy.positive_list_share, expected_demand
@@ -220,6 +240,7 @@ class EcommerceModel(mesa.Model):
         self.update_offer()
         if week + 1 >= len(self.dates):
             self.running = False
+            self.shop_alone()  # no week is left to shop
 
     def burn_in(self, weeks: int) -> None:
         """Simulate ``weeks`` unrecorded weeks under the first week's rules so that habits,
@@ -258,10 +279,13 @@ class EcommerceModel(mesa.Model):
 
     def shoppers_go_shopping(self, week: int) -> ShopperWeek:
         n = self.shoppers.n
-        draws = {
-            name: self.shopper_rng.random(n, dtype=np.float32)
-            for name in ("shop", "impulse", "choice", "leak", "steer")
-        }
+        if self._shopping_helper is not None:  # drawn where the helper reads them: the same stream
+            shared = self._shopping_helper.draws
+            draws = {
+                name: self.shopper_rng.random(out=shared[name], dtype=np.float32) for name in SHOPPER_DRAWS
+            }
+        else:
+            draws = {name: self.shopper_rng.random(n, dtype=np.float32) for name in SHOPPER_DRAWS}
         return shoppers_shop(
             self.shoppers,
             self.offer,
@@ -273,7 +297,14 @@ class EcommerceModel(mesa.Model):
             float(self.spend_index[week]),
             self.market.shoppers,
             draws,
+            self._shopping_helper,
         )
+
+    def shop_alone(self) -> None:
+        """Stop the shopping helper process, if there is one; later weeks shop in this one."""
+        if self._shopping_helper is not None:
+            self.helper_private_mb = self._shopping_helper.close()
+            self._shopping_helper = None
 
     def sellers_fill_orders(self, week: int) -> Clearing:
         self.eligible = eligible_sellers(self.msmes, self.policy.floor_usd[week], self.policy.pool_with[week])

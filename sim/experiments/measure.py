@@ -34,7 +34,8 @@ def peak_memory_mb() -> float:
 
 def measure_run(overrides: Sequence[str] = ()) -> dict:
     """One run of the composed config (no counterfactual) in a fresh process:
-    ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}``."""
+    ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb, helper_private_mb}`` (the
+    last: the shopping helper's own memory when a large run used one, else None)."""
     out = subprocess.run(
         [sys.executable, "-m", "sim.experiments.measure", *overrides], capture_output=True, text=True
     )
@@ -57,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from sim.experiments.run import may_fork
+
     started = time.perf_counter()
-    model = EcommerceModel(cfg)
+    model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
     model.run()
     model.recorder.table()
     wall = time.perf_counter() - started
@@ -71,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
                 "burn_in_weeks": cfg.burn_in_weeks,
                 "wall_s": round(wall, 2),
                 "peak_rss_mb": round(peak_memory_mb(), 1),
+                # A second process shopped half the blocks (large runs with a free core): its
+                # private memory when it stopped; the arrays it shared are in peak_rss_mb.
+                "helper_private_mb": None
+                if model.helper_private_mb is None
+                else round(model.helper_private_mb, 1),
             }
         )
     )

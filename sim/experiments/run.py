@@ -51,10 +51,12 @@ def simulate_with_history(
     cfg: Config, show_progress: bool = False, position: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run one scenario; return its tidy table and, if enabled, its agent history. ``position``
-    is the line of its progress bar among runs shown at once."""
+    is the line of its progress bar among runs shown at once. A large run shops half its blocks
+    in a second process when this one may fork (``may_fork``: not in a forked worker running
+    beside others, nor beside other threads)."""
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
-    model = EcommerceModel(cfg)
+    model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
     weeks = range(len(model.dates))
     if show_progress:
         from tqdm import tqdm
