@@ -4,13 +4,14 @@ Two threads shop the blocks barely faster than one (the interpreter lock is take
 hundred array operations of a block), while two processes each shop at full speed: at 1M
 shoppers two models in two processes shopped at 151 and 155 ms a week each against 158 ms alone.
 So a model with several blocks (more than ``sim.core.market.ONE_BLOCK_UP_TO`` shoppers) and a
-free core may fork one helper process: the shoppers' arrays, the week's draws and the per-shopper
-results live in shared anonymous mappings, the helper shops every other block into them, and the
-parent sums over shoppers as before. Every block runs the same function on the same inputs, so
-the numbers are the same bit for bit (tested).
+free core may fork one helper process: the shoppers' arrays that a block reads or writes, the
+week's draws and the per-shopper results live in shared anonymous mappings, the helper shops
+every other block into them, and the model's process sums over shoppers as before. Every block
+runs the same function on the same inputs, so the numbers are the same bit for bit (tested).
 
-The helper is forked on the model's first shopping week, from a process with no other thread
-(forking threads is not safe), and stopped when the model is collected or the process exits.
+The model forks the helper when its shoppers are built, if its caller allows it
+(``EcommerceModel(shopper_processes=2)``; the experiments ask ``may_fork``), and stops it when
+the run ends, at ``shop_alone()``, or when the model is collected or the process exits.
 """
 
 from __future__ import annotations
