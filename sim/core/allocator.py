@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 # mallopt parameters (glibc's malloc.h).
@@ -42,22 +43,38 @@ def keep_freed_memory() -> bool:
     Returns whether it is tuned."""
     global _tuned
     if _tuned is None:
-        _tuned = os.environ.get("SIM_KEEP_FREED_MEMORY", "1") != "0" and _mallopt()
+        libc = _glibc()
+        _tuned = (
+            os.environ.get("SIM_KEEP_FREED_MEMORY", "1") != "0"
+            and libc is not None
+            and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+            and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+        )
     return _tuned
 
 
-def _mallopt() -> bool:
+def release_freed_memory() -> bool:
+    """Hand the free memory of every malloc arena back to the operating system now
+    (``malloc_trim``), whatever the thresholds keep. Before a fork this matters twice: the pages
+    leave this process, and the child does not inherit them (a page both map and this process
+    later rewrites would stay in the child as a private copy). Returns whether memory was
+    released (glibc only)."""
+    libc = _glibc()
+    return libc is not None and bool(libc.malloc_trim(0))
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc, with ``mallopt`` and ``malloc_trim`` typed; else None."""
     name = ctypes.util.find_library("c")
     if not name or "libc" not in name:
-        return False
+        return None
     try:
         libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-        # musl and other C libraries have no mallopt; gnu_get_libc_version names glibc.
+        # musl and other C libraries lack these; gnu_get_libc_version names glibc.
         libc.gnu_get_libc_version  # noqa: B018  (an AttributeError off glibc)
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
     except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    )
+        return None
+    return libc

@@ -185,7 +185,8 @@ def list_spend_factor(offer: Offer, elasticity: float) -> np.ndarray:
 # memory. Measured on 2 cores at 1M shoppers over 40 weeks: 2^15 took 7.1 s and peaked at 393 MB,
 # 2^16 6.8 s and 402 MB (425 MB over a whole run), 2^17 7.1 s and 50 MB more. Every step per shopper
 # is elementwise or across channels, so blocks change no number; the sums over shoppers are taken
-# once, over whole arrays, in shopper order.
+# over each SHOPPER_BLOCK shoppers (a whole block's too) and added in shopper order
+# (``BlockSums``), so neither do threads or processes.
 SHOPPER_BLOCK = 1 << 15
 # Up to this many shoppers are shopped as one block by one thread: a few blocks on two threads
 # spend more on the lock than they gain (100k shoppers ran in 6.5-7.7 s as two to four blocks on
@@ -215,30 +216,48 @@ def shopper_blocks(n: int) -> list[slice]:
 
 
 @dataclass
-class _ShopperResults:
-    """What each shopper did this week (whole population), for the week's sums over shoppers."""
+class BlockSums:
+    """What a block of shoppers did this week, summed over each ``SHOPPER_BLOCK`` of its
+    shoppers (rows: these chunks in order; per agent, before weighting), and the apps they
+    installed by following a link, as (app, shoppers). A block returns sums rather than
+    per-shopper rows, so nothing of a shopper's week outlives it and a helper process sends back
+    a few numbers; the chunks' sums are added in shopper order (``add_in_order``), so the week's
+    totals are the same however the shoppers were split into blocks and shared out."""
 
-    choice: np.ndarray  # int8 channel of the planned occasion (drawn for everyone)
-    planned_spend: np.ndarray  # list-price planned spend (0 if she did not shop)
-    planned_buyer: np.ndarray  # bool: shopped and spent something
-    displaced: np.ndarray  # list-price planned spend given up to earlier discovery purchases
-    destination: np.ndarray  # int8 channel of the discovery purchase
-    impulse_spend: np.ndarray  # list-price discovery spend bought
-    impulse_buyer: np.ndarray  # bool: a buyer there not counted by her planned purchase
-    lost_spend: np.ndarray  # discovery spend that found no open channel
+    planned_idr: np.ndarray  # (chunks, J+1) list-price planned spend per channel
+    buyers: np.ndarray  # (chunks, J+1) shoppers who shopped and spent something, by planned channel
+    impulse_idr: np.ndarray  # (chunks, J+1) list-price discovery spend bought per channel
+    impulse_buyers: np.ndarray  # (chunks, J+1) discovery buyers not counted by their planned purchase
+    lost_idr: np.ndarray  # (chunks,) discovery spend that found no open channel
+    displaced_idr: np.ndarray  # (chunks,) list-price planned spend given up to earlier discovery
+    installs: list[tuple[int, np.ndarray]]
 
-    @classmethod
-    def empty(cls, n: int) -> _ShopperResults:
-        return cls(
-            choice=np.empty(n, np.int8),
-            planned_spend=np.empty(n),
-            planned_buyer=np.empty(n, bool),
-            displaced=np.empty(n),
-            destination=np.zeros(n, np.int8),
-            impulse_spend=np.zeros(n),
-            impulse_buyer=np.zeros(n, bool),
-            lost_spend=np.zeros(n),
-        )
+
+def chunk_sums(values: np.ndarray, channel: np.ndarray | None = None, n_channels: int = 0) -> np.ndarray:
+    """Sums of a block's ``values`` over each ``SHOPPER_BLOCK`` of its shoppers: (chunks,), or
+    (chunks, n_channels) by ``channel``. A block starts at a multiple of ``SHOPPER_BLOCK``
+    (``shopper_blocks``), so the chunks are the same however the shoppers are split into blocks."""
+    starts = range(0, max(values.shape[0], 1), SHOPPER_BLOCK)
+    if channel is None:
+        return np.array([values[s : s + SHOPPER_BLOCK].sum() for s in starts])
+    return np.stack(
+        [
+            np.bincount(
+                channel[s : s + SHOPPER_BLOCK], weights=values[s : s + SHOPPER_BLOCK], minlength=n_channels
+            )
+            for s in starts
+        ]
+    )
+
+
+def add_in_order(parts: list[np.ndarray]) -> np.ndarray:
+    """The chunks' sums of every block (in shopper order) added one after another: one fixed
+    order of additions, whatever the blocks; a single chunk's sums are returned as they are."""
+    chunks = np.concatenate(parts)
+    total = chunks[0].copy()
+    for chunk in chunks[1:]:
+        total += chunk
+    return total
 
 
 def shoppers_shop(
@@ -264,14 +283,11 @@ def shoppers_shop(
     ``helper`` (``sim.core.shopper_pool``) every other block is shopped in its process, over the
     shared arrays it holds.
     """
-    n_channels = offer.brand_utility.shape[0]
     factor = list_spend_factor(offer, cfg.spend_price_elasticity)
     open_marketplace = ~is_social & (transact_share > 0)
     blocks = shopper_blocks(sh.n)
     if helper is not None:
-        draws, out = helper.load(draws), helper.results()
-    else:
-        out = _ShopperResults.empty(sh.n)
+        draws = helper.load(draws)
     week: ShoppingWeek = (
         offer,
         transact_share,
@@ -284,38 +300,36 @@ def shoppers_shop(
         cfg,
     )
 
-    def shop(rows: slice) -> list[tuple[int, np.ndarray]]:
-        return _shop_block(sh, rows, *week, draws, out)
+    def shop(rows: slice) -> BlockSums:
+        return _shop_block(sh, rows, *week, draws)
 
-    installs: list[list[tuple[int, np.ndarray]]]
+    sums: list[BlockSums]
     if helper is not None and len(blocks) > 1:
         helper.pool.submit(blocks[1::2], week)
         try:
             mine = [shop(rows) for rows in blocks[0::2]]
         finally:  # the helper's answer is taken even if this process's blocks failed
             theirs = helper.pool.result()
-        installs = [[] for _ in blocks]  # in shopper order
-        installs[0::2], installs[1::2] = mine, theirs
+        sums = [theirs[i // 2] if i % 2 else mine[i // 2] for i in range(len(blocks))]  # in order
     elif SHOPPER_THREADS > 1 and len(blocks) > 1:
         with ThreadPoolExecutor(SHOPPER_THREADS) as pool:
-            installs = list(pool.map(shop, blocks))
+            sums = list(pool.map(shop, blocks))
     else:
-        installs = [shop(rows) for rows in blocks]
-    for block_installs in installs:  # in shopper order
-        for j, shoppers in block_installs:
+        sums = [shop(rows) for rows in blocks]
+    for block in sums:  # in shopper order
+        for j, shoppers in block.installs:
             count_new_users(sh, j, shoppers)
-    planned_idr = np.bincount(out.choice, weights=out.planned_spend, minlength=n_channels)
-    buyers = np.bincount(out.choice, weights=out.planned_buyer, minlength=n_channels)
-    impulse_idr = np.bincount(out.destination, weights=out.impulse_spend, minlength=n_channels)
-    impulse_buyers = np.bincount(out.destination, weights=out.impulse_buyer, minlength=n_channels)
+    planned_idr = add_in_order([b.planned_idr for b in sums])
+    impulse_idr = add_in_order([b.impulse_idr for b in sums])
+    buyers = add_in_order([b.buyers for b in sums]) + add_in_order([b.impulse_buyers for b in sums])
     w = sh.weight
     return ShopperWeek(
         demand_idr=w * (planned_idr + impulse_idr),
-        buyers=w * (buyers + impulse_buyers),
+        buyers=w * buyers,
         planned_idr=w * planned_idr,
         impulse_idr=w * impulse_idr,
-        lost_discovery_idr=w * float(out.lost_spend.sum()),
-        displaced_idr=w * float(out.displaced.sum()),
+        lost_discovery_idr=w * float(add_in_order([b.lost_idr for b in sums])),
+        displaced_idr=w * float(add_in_order([b.displaced_idr for b in sums])),
     )
 
 
@@ -332,11 +346,10 @@ def _shop_block(
     factor: np.ndarray,
     cfg: ShopperConfig,
     draws: dict[str, np.ndarray],
-    out: _ShopperResults,
-) -> list[tuple[int, np.ndarray]]:
-    """Planned and discovery purchases of the shoppers ``rows``, into their rows of ``out``;
-    their habits, deferred spending and apps are updated in place. Returns the apps installed by
-    following a link, as (app, shoppers), for their followers' counts (``count_new_users``)."""
+) -> BlockSums:
+    """Planned and discovery purchases of the shoppers ``rows``, summed (``BlockSums``); their habits,
+    deferred spending and apps are updated in place (the apps installed by following a link are
+    in the sums, for their followers' counts: ``count_new_users``)."""
     block = sh.block(rows)
     n_platforms = offer.brand_utility.shape[0] - 1
     # A shopper may check out on an app she uses whose checkout is open to her: a banned app stays
@@ -355,12 +368,12 @@ def _shop_block(
     paid_down = np.minimum(out_of_pocket, block.deferred_idr)
     block.deferred_idr -= paid_down
     planned_spend = (out_of_pocket - paid_down) / paid_share
-    out.choice[rows] = choice
-    out.planned_spend[rows] = planned_spend
-    out.planned_buyer[rows] = shops & (planned_spend > 0)
-    out.displaced[rows] = paid_down / paid_share
+    n_channels = n_platforms + 1
+    planned_idr = chunk_sums(planned_spend, choice, n_channels)
+    buyers = chunk_sums(shops & (planned_spend > 0), choice, n_channels)
+    displaced_idr = chunk_sums(paid_down / paid_share)
     update_habit(block, shops, choice, cfg.habit_learning_rate)
-    return discovery_purchases(
+    impulse_idr, impulse_buyers, lost_idr, installs = discovery_purchases(
         sh,
         rows,
         utility,
@@ -376,8 +389,8 @@ def _shop_block(
         factor,
         cfg,
         draws,
-        out,
     )
+    return BlockSums(planned_idr, buyers, impulse_idr, impulse_buyers, lost_idr, displaced_idr, installs)
 
 
 def discovery_purchases(
@@ -396,8 +409,7 @@ def discovery_purchases(
     factor: np.ndarray,
     cfg: ShopperConfig,
     draws: dict[str, np.ndarray],
-    out: _ShopperResults,
-) -> list[tuple[int, np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
     """Impulse purchases created by content (social apps, and marketplaces' live and video), for
     the shoppers ``rows`` (``utility`` to ``budget`` are theirs).
 
@@ -406,16 +418,19 @@ def discovery_purchases(
     likes best among those she uses; one who uses none installs the one she likes best (a link
     opens the shop in its app) and uses it from then on. The rest is lost. After legal close an
     operator group may route a share ``steer_share[j]`` of storefront j's discovery sales to its
-    partner's checkout (``steer_to[j]``) for shoppers holding both. Writes each shopper's
-    destination, spend bought, whether she is a new buyer there, and spend lost into ``out``
-    (per agent, before weighting); bought purchases add their displaced share to
-    ``sh.deferred_idr``. Returns the apps installed by following a link, as (app, shoppers):
-    they use them now, and their followers' tie counts are the caller's to update.
+    partner's checkout (``steer_to[j]``) for shoppers holding both. Bought purchases add their
+    displaced share to ``sh.deferred_idr``. Returns, as ``chunk_sums`` (per agent, before
+    weighting), the discovery spend bought per channel, the buyers there not counted by their
+    planned purchase, the spend lost; and the apps installed by following a link, as
+    (app, shoppers): they use them now, and their followers' tie counts are the caller's to update.
     """
     installs: list[tuple[int, np.ndarray]] = []
+    n_channels = offer.brand_utility.shape[0]
     sources = np.flatnonzero(offer.discovery[:-1] > 0)
     if sources.size == 0:
-        return installs
+        nothing = np.zeros(utility.shape[1])
+        by_channel = chunk_sums(nothing, np.zeros(nothing.shape, np.intp), n_channels)
+        return by_channel, by_channel.copy(), chunk_sums(nothing), installs
     block = sh.block(rows)
     reach = block.adopted[sources] * offer.discovery[sources][:, None].astype(np.float32)
     exposure = reach.sum(axis=0)
@@ -449,12 +464,11 @@ def discovery_purchases(
         steered = bought & (destination == j) & available[partner] & (steer < steer_share[j])
         destination[steered] = partner
     spend = cfg.impulse_spend_share * budget * factor[destination]
-    out.destination[rows] = destination
-    out.impulse_spend[rows] = spend * bought
-    out.impulse_buyer[rows] = bought & ~(shops & (choice == destination))
-    out.lost_spend[rows] = spend * (impulse & ~bought)
+    impulse_idr = chunk_sums(spend * bought, destination, n_channels)
+    impulse_buyers = chunk_sums(bought & ~(shops & (choice == destination)), destination, n_channels)
+    lost_idr = chunk_sums(spend * (impulse & ~bought))
     block.deferred_idr += cfg.impulse_displacement * spend * bought * (1.0 - offer.subsidy)[destination]
-    return installs
+    return impulse_idr, impulse_buyers, lost_idr, installs
 
 
 def update_habit(sh: Shoppers, shops: np.ndarray, choice: np.ndarray, rate: float) -> None:

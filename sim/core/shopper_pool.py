@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sim.core.allocator import release_freed_memory
 from sim.core.population import Shoppers
 
 
@@ -52,30 +53,30 @@ PRIVATE = ("ties", "followers", "followers_ptr", "ties_using")
 
 def share_shoppers(sh: Shoppers) -> None:
     """Move the arrays of ``sh`` that a block of shoppers reads or writes into shared memory, in
-    place and one at a time (the peak grows by the largest only); views and agents reading ``sh``
-    see the same values."""
+    place and one at a time, each private copy handed back to the operating system as it goes
+    (the peak grows by the largest only); views and agents reading ``sh`` see the same values."""
     for f in fields(sh):
         value = getattr(sh, f.name)
         if isinstance(value, np.ndarray) and f.name not in PRIVATE:
             setattr(sh, f.name, shared_copy(value))
+            del value
+            release_freed_memory()
 
 
 class ShoppingHelper:
-    """The helper process of one model's shoppers and the shared arrays it shops into: the
-    shoppers' own (moved into shared memory here), the week's draws (``load``) and the
-    per-shopper results (``results``)."""
+    """The helper process of one model's shoppers and the shared arrays it shops: the
+    shoppers' own (moved into shared memory here) and the week's draws (``load``). It sends
+    back each of its blocks' sums (``sim.core.market.BlockSums``)."""
 
     def __init__(self, sh: Shoppers, draw_names: tuple[str, ...]) -> None:
-        from sim.core.market import ShoppingWeek, _shop_block, _ShopperResults
+        from sim.core.market import BlockSums, ShoppingWeek, _shop_block
 
         share_shoppers(sh)
         self.draws = {name: shared_copy(np.empty(sh.n, np.float32)) for name in draw_names}
-        fresh = _ShopperResults.empty(sh.n)
-        self.out = _ShopperResults(**{f.name: shared_copy(getattr(fresh, f.name)) for f in fields(fresh)})
-        draws, out = self.draws, self.out
+        draws = self.draws
 
-        def shop_blocks(blocks: list[slice], week: ShoppingWeek) -> list[list[tuple[int, np.ndarray]]]:
-            return [_shop_block(sh, rows, *week, draws, out) for rows in blocks]
+        def shop_blocks(blocks: list[slice], week: ShoppingWeek) -> list[BlockSums]:
+            return [_shop_block(sh, rows, *week, draws) for rows in blocks]
 
         self.pool = ShopperPool(shop_blocks)
 
@@ -86,13 +87,6 @@ class ShoppingHelper:
             if values is not self.draws[name]:
                 self.draws[name][:] = values
         return self.draws
-
-    def results(self) -> Any:
-        """The shared per-shopper results, cleared as ``_ShopperResults.empty`` leaves them (the
-        fields a block may not write start at zero)."""
-        for name in ("destination", "impulse_spend", "impulse_buyer", "lost_spend"):
-            getattr(self.out, name).fill(0)
-        return self.out
 
     def close(self) -> float | None:
         """Stop the helper; returns its private memory at the end, MB."""
@@ -108,6 +102,10 @@ class ShopperPool:
         # Objects that exist now are frozen out of the collector: the helper's collections would
         # otherwise touch (and so copy) every page it shares with this process.
         gc.freeze()
+        # The free heap (the private arrays share_shoppers just replaced, the build's
+        # temporaries) leaves both processes: kept, it would stay in the helper as private
+        # copies of the pages this process reuses.
+        release_freed_memory()
         pid = -1
         try:
             with warnings.catch_warnings():
