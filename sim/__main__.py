@@ -1,8 +1,6 @@
 """``python -m sim``: the ``sim`` command (``sim.faces.commands``); without a verb it runs the model."""
 
-import sys
-
-from sim.faces.commands import main
+from sim.faces.commands import cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -30,9 +30,35 @@ def _quiet_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_the_console_script_is_the_dispatcher():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"sim": "sim.faces.commands:main"}
+    assert scripts == {"sim": "sim.faces.commands:cli"}
     main_module = (ROOT / "sim" / "__main__.py").read_text()
-    assert "from sim.faces.commands import main" in main_module  # python -m sim is sim
+    assert "from sim.faces.commands import cli" in main_module  # python -m sim is sim
+
+
+# The console script's exit skips the interpreter's teardown: the exit handlers must still run
+# (here one registered before the command, as logging's and the helpers' are) after the
+# command's output, which must arrive whole through a pipe, with the command's exit code.
+EXIT = """
+import atexit, sys
+atexit.register(lambda: print("exit handler ran"))
+from sim.faces.commands import cli
+sys.argv = ["sim", *sys.argv[1:]]
+cli()
+"""
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--help"], 0), (["nosuchverb"], 2)])
+def test_the_console_script_exits_with_the_commands_code_after_its_exit_handlers(args, code):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", EXIT, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == code, out.stderr
+    assert out.stdout.rstrip().endswith("exit handler ran")
+    if code == 0:
+        assert out.stdout.startswith("usage: sim [VERB]")
+    else:
+        assert "nosuchverb: is not a verb of sim" in out.stderr
 
 
 @pytest.mark.parametrize("verb", list(VERBS))

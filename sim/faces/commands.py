@@ -18,14 +18,16 @@ tracebacks. Bad input exits 2 with one line naming the key.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sim.schema.config import ConfigError
 from sim.schema.errors import EXIT_CONFIG, debugging, report
@@ -518,5 +520,20 @@ def main(argv: list[str] | None = None) -> int:
     return execute(VERBS[verb], rest)
 
 
+def cli() -> NoReturn:
+    """The ``sim`` console script and ``python -m sim``: ``main`` on the process's arguments, then
+    the exit. Once the exit handlers have run (logs closed, helpers stopped) and the output is
+    flushed, the process leaves without the interpreter's teardown, which frees every module and
+    object one by one: 0.6 to 0.8 s after a default run on 2 cores, measured. Beside other
+    threads it exits the usual way, which waits for them."""
+    code = main()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()
