@@ -237,17 +237,10 @@ def chunk_sums(values: np.ndarray, channel: np.ndarray | None = None, n_channels
     """Sums of a block's ``values`` over each ``SHOPPER_BLOCK`` of its shoppers: (chunks,), or
     (chunks, n_channels) by ``channel``. A block starts at a multiple of ``SHOPPER_BLOCK``
     (``shopper_blocks``), so the chunks are the same however the shoppers are split into blocks."""
-    starts = range(0, max(values.shape[0], 1), SHOPPER_BLOCK)
+    chunks = [slice(s, s + SHOPPER_BLOCK) for s in range(0, max(values.shape[0], 1), SHOPPER_BLOCK)]
     if channel is None:
-        return np.array([values[s : s + SHOPPER_BLOCK].sum() for s in starts])
-    return np.stack(
-        [
-            np.bincount(
-                channel[s : s + SHOPPER_BLOCK], weights=values[s : s + SHOPPER_BLOCK], minlength=n_channels
-            )
-            for s in starts
-        ]
-    )
+        return np.array([values[c].sum() for c in chunks])
+    return np.stack([np.bincount(channel[c], weights=values[c], minlength=n_channels) for c in chunks])
 
 
 def add_in_order(parts: list[np.ndarray]) -> np.ndarray:

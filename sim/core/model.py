@@ -193,8 +193,8 @@ class EcommerceModel(mesa.Model):
 
         self.shoppers = build_shoppers(self.market, population_rng)
         if self.shopper_processes > 1 and len(shopper_blocks(self.shoppers.n)) > 1:
-            # Now, while the heap is small: the private arrays this frees are reused by what is
-            # built next, and the helper inherits (and may copy) little of this process.
+            # Now, before the sellers are built: the helper inherits (and may copy) little of
+            # this process.
             self._shopping_helper = ShoppingHelper(self.shoppers, SHOPPER_DRAWS)
         expected_demand = self.shoppers.weight * float((self.shoppers.shop_prob * self.shoppers.budget).sum())
         self.msmes = build_msmes(
