@@ -115,7 +115,7 @@ class EcommerceModel(mesa.Model):
         over shared memory (``sim.core.shopper_pool``), when there are several blocks (more
         than ``sim.core.market.ONE_BLOCK_UP_TO`` shoppers): the same numbers in about half the
         shopping time on a free core. The helper stops when the run ends or at ``shop_alone()``.
-        The caller decides that a core is free (``sim.experiments.run.may_fork``).
+        The caller decides that a core is free (``sim.experiments.processes.may_fork``).
         """
         keep_freed_memory()
         if agent_objects not in AGENT_OBJECTS:

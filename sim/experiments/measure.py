@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from sim.experiments.run import may_fork
+    from sim.experiments.processes import may_fork
 
     started = time.perf_counter()
     model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))

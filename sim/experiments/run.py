@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from sim.experiments.processes import forking_pool, may_fork, model_pool
 from sim.schema.config import Config, ConfigError, MarketConfig, ScenarioConfig
 from sim.schema.errors import RunError
 from sim.schema.tables import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn, paired_effects
@@ -87,61 +88,11 @@ def simulate_all(
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
     if workers <= 1:
         return [simulate_with_history(c, show_progress) for c in cfgs]
-    import sim.core.model  # noqa: F401  imported once, before the fork, for every worker
-
-    _FORKED["jobs"] = (cfgs, show_progress)  # the workers find their jobs here, not in a pickle
-    try:
-        with _forking_pool(workers) as pool:
-            futures = [pool.submit(_simulate_forked, i) for i in range(len(cfgs))]
-            if meanwhile is not None:
-                meanwhile()
-            return [future.result() for future in futures]
-    finally:
-        _FORKED.clear()
-
-
-# What forked workers inherit from the process that forked them (set just before the fork).
-_FORKED: dict[str, Any] = {}
-
-
-def _simulate_forked(i: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    cfgs, show_progress = _FORKED["jobs"]
-    return simulate_with_history(cfgs[i], show_progress, i)
-
-
-@contextmanager
-def _forking_pool(workers: int) -> Iterator[Any]:
-    """A pool of ``workers`` processes forked from this one (they start with its imports). The
-    objects that exist at the fork are frozen out of the garbage collector meanwhile, so that a
-    worker's collections do not touch (and so copy) every page it shares with this process."""
-    import gc
-    import multiprocessing
-    import warnings
-    from concurrent.futures import ProcessPoolExecutor
-
-    gc.freeze()
-    try:
-        with warnings.catch_warnings():
-            # The only other threads are the BLAS library's own, which it stops around a fork.
-            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                yield pool
-    finally:
-        gc.unfreeze()
-
-
-def may_fork() -> int:
-    """Processes this one may run at once by forking: one per core it may use, but one (no
-    fork) inside a worker process (a parallel sweep's job), beside other threads (a notebook
-    kernel, the dashboard's server: forking them is not safe), or when ``SIM_WORKERS=1``."""
-    import multiprocessing
-    import threading
-
-    if multiprocessing.parent_process() is not None or threading.active_count() > 1:
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    limit = os.environ.get("SIM_WORKERS")
-    return max(1, min(cores, int(limit) if limit else cores))
+    with model_pool(workers) as pool:
+        futures = [pool.submit(simulate_with_history, c, show_progress, i) for i, c in enumerate(cfgs)]
+        if meanwhile is not None:
+            meanwhile()
+        return [future.result() for future in futures]
 
 
 def parallel_workers(cfgs: list[Config]) -> int:
@@ -173,7 +124,7 @@ def draw_run_figures(
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         _save_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
         return
-    with _forking_pool(1) as pool:
+    with forking_pool(1) as pool:
         other = pool.submit(_save_msme_revenue, table, scenarios, out_dir / "msme_revenue.png")
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         other.result()

@@ -442,7 +442,14 @@ def _wants_help(argv: list[str]) -> bool:
 
 
 def run_model(argv: list[str]) -> int:
-    """``sim run``: Hydra's main (``sim.faces.cli``) on these arguments, as ``python -m sim``."""
+    """``sim run``: Hydra's main (``sim.faces.cli``) on these arguments, as ``python -m sim``. A
+    single run (only ``key=value`` arguments: no sweep, no Hydra flag) first starts the model's
+    fork server, which imports the model on another core while Hydra is imported and composes
+    the config (``sim.experiments.processes.start_model_server``)."""
+    if all(not a.startswith("-") for a in argv):
+        from sim.experiments.processes import start_model_server
+
+        start_model_server()
     from sim.faces.cli import cli
 
     saved = sys.argv
