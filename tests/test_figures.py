@@ -244,3 +244,25 @@ def test_seeds_below_one_is_refused_with_the_key_named(workdir):
     assert result.returncode != 0
     assert "seeds" in result.stderr and "[1, 1000]" in result.stderr
     assert not (workdir / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_runs_other_files_are_written_while_its_figures_are_drawn(runs, tmp_path, monkeypatch, workers):
+    """``sim run`` draws the MSME figure in a forked process (when it may fork) and meanwhile
+    writes the table and the summary, then draws the market-share figure: the same two files,
+    and what the meanwhile step returned, either way."""
+    from sim.experiments.run import draw_run_figures
+
+    monkeypatch.setenv("SIM_WORKERS", workers)
+    seen: list[set[str]] = []
+
+    def meanwhile() -> str:
+        seen.append({p.name for p in tmp_path.iterdir()})
+        return "summary"
+
+    done = draw_run_figures(runs["one_seed"], runs["scenarios"], tmp_path, runs["market"], meanwhile)
+    assert done == "summary"
+    assert len(seen) == 1 and "market_share.png" not in seen[0]
+    assert {p.name for p in tmp_path.iterdir()} == {"market_share.png", "msme_revenue.png"}
+    for name in ("market_share.png", "msme_revenue.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

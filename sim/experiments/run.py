@@ -113,21 +113,30 @@ def _import_figures() -> None:
     import sim.views.figures  # noqa: F401  (matplotlib's import is a second of the default run)
 
 
-def draw_run_figures(
-    table: pd.DataFrame, scenarios: list[ScenarioConfig], out_dir: Path, market: MarketConfig
-) -> None:
-    """``market_share.png`` and ``msme_revenue.png`` of a run; the second is drawn in a forked
-    process beside the first when ``may_fork`` allows (the same files either way)."""
+def draw_run_figures[T](
+    table: pd.DataFrame,
+    scenarios: list[ScenarioConfig],
+    out_dir: Path,
+    market: MarketConfig,
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
+    """``market_share.png`` and ``msme_revenue.png`` of a run; the second, the larger, is drawn in
+    a forked process when ``may_fork`` allows, while this one calls ``meanwhile`` (the run's
+    other files, say) and draws the first. The same files either way; returns what
+    ``meanwhile`` returned."""
     from sim.views.figures import plot_market_share
 
     if may_fork() < 2:
+        done = meanwhile() if meanwhile is not None else None
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         _save_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
-        return
+        return done
     with forking_pool(1) as pool:
         other = pool.submit(_save_msme_revenue, table, scenarios, out_dir / "msme_revenue.png")
+        done = meanwhile() if meanwhile is not None else None
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         other.result()
+    return done
 
 
 def _save_msme_revenue(table: pd.DataFrame, scenarios: list[ScenarioConfig], path: Path) -> None:
@@ -293,8 +302,8 @@ def check_finite(table: pd.DataFrame) -> None:
         )
 
 
-def summarise(table: pd.DataFrame, cfg: Config, wall_s: float, counterfactual: str | None = None) -> dict:
-    """Annual figures per scenario in the table, plus provenance."""
+def summarise(table: pd.DataFrame, cfg: Config, counterfactual: str | None = None) -> dict:
+    """Annual figures per scenario in the table, plus provenance (the caller adds the wall time)."""
     scenarios = {}
     for name, rows in table.groupby("scenario", observed=True):
         n_seeds = rows["seed"].nunique()  # amounts are means over the run's seeds
@@ -325,7 +334,6 @@ def summarise(table: pd.DataFrame, cfg: Config, wall_s: float, counterfactual: s
         "counterfactual": counterfactual,  # the one that ran, None if none did
         "results": scenarios,
         "policy_effects": effects,
-        "wall_time_s": round(wall_s, 3),
         "package_version": sim.__version__,
         "code_digest": code_digest(),
         "files": (
@@ -413,16 +421,21 @@ def _write_run(
     tables = [table for table, _ in runs]
     table = _concat(tables, ("scenario", "metric", "entity"))
     check_finite(table)
-    table.to_parquet(stage / TIMESERIES, index=False)
-    histories = [history for _, history in runs if history is not None]
-    if histories:
-        _concat(histories, ("scenario", "agent_type", "field")).to_parquet(stage / AGENTS, index=False)
-    if cfg.figures:
+
+    def tables_and_summary() -> dict:
+        table.to_parquet(stage / TIMESERIES, index=False)
+        histories = [history for _, history in runs if history is not None]
+        if histories:
+            _concat(histories, ("scenario", "agent_type", "field")).to_parquet(stage / AGENTS, index=False)
+        return summarise(table, cfg, counterfactual.name if counterfactual is not None else None)
+
+    if cfg.figures:  # the figures take longest: the tables and the summary are made meanwhile
         scenarios = [cfg.scenario] + ([counterfactual] if counterfactual is not None else [])
-        draw_run_figures(table, scenarios, stage, cfg.market)
-    summary = summarise(
-        table, cfg, time.perf_counter() - started, counterfactual.name if counterfactual is not None else None
-    )
+        summary = draw_run_figures(table, scenarios, stage, cfg.market, meanwhile=tables_and_summary)
+        assert summary is not None
+    else:
+        summary = tables_and_summary()
+    summary["wall_time_s"] = round(time.perf_counter() - started, 3)  # figures included
     summary["config"] = asdict(cfg)
     write_json(stage / SUMMARY, summary)
     return summary
