@@ -5,7 +5,8 @@
 Reports (``--json`` prints them as one JSON object on the last line):
 - ``machine``: cores, Python, numpy and its BLAS;
 - ``default_run_s``: wall time of ``python -m sim`` as a user starts it (history and its
-  counterfactual, figures included, interpreter start-up included);
+  counterfactual, figures included, interpreter start-up included), the median of three runs
+  (``default_run_runs_s``);
 - ``scale``: ``{shoppers, msmes, weeks, burn_in_weeks, wall_s, peak_rss_mb}`` of one `history` run
   per size, each in a fresh process whose peak resident memory is read by that process itself
   (``sim.experiments.measure``), and ``helper_private_mb``: the memory of its own of the process
@@ -40,6 +41,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,16 +67,21 @@ def machine() -> dict:
     }
 
 
-def default_run_s() -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "sim", f"hydra.run.dir={tmp}/run"],
-            cwd=tmp,
-            check=True,
-            capture_output=True,
-        )
-        return time.perf_counter() - started
+def default_run_times(runs: int = 3) -> list[float]:
+    """Wall times of ``runs`` default runs, one after another, each a fresh command in a fresh
+    directory (the median is reported: this machine's speed wanders from run to run)."""
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "sim", f"hydra.run.dir={tmp}/run"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+            )
+            times.append(round(time.perf_counter() - started, 2))
+    return times
 
 
 def scale_run(shoppers: int, msmes: int) -> dict:
@@ -366,7 +373,8 @@ def main() -> None:
         sizes.append((10_000_000, 500_000))
     report: dict = {"machine": machine(), "quick": args.quick}
     print(f"machine: {report['machine']}", flush=True)
-    report["default_run_s"] = round(default_run_s(), 2)
+    report["default_run_runs_s"] = default_run_times()
+    report["default_run_s"] = statistics.median(report["default_run_runs_s"])
     print(
         f"default run (python -m sim, history + no_policy, figures): {report['default_run_s']} s", flush=True
     )
