@@ -88,10 +88,15 @@ def simulate_all(
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
     if workers <= 1:
         return [simulate_with_history(c, show_progress) for c in cfgs]
-    with model_pool(workers) as pool:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Starting the workers waits for the model's fork server to finish importing the model (a
+    # second, when the config composed sooner): ``meanwhile`` runs on a thread from the start.
+    with ThreadPoolExecutor(1) as side, model_pool(workers) as pool:
+        aside = side.submit(meanwhile) if meanwhile is not None else None
         futures = [pool.submit(simulate_with_history, c, show_progress, i) for i, c in enumerate(cfgs)]
-        if meanwhile is not None:
-            meanwhile()
+        if aside is not None:
+            aside.result()
         return [future.result() for future in futures]
 
 
