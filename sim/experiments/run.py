@@ -88,15 +88,10 @@ def simulate_all(
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
     if workers <= 1:
         return [simulate_with_history(c, show_progress) for c in cfgs]
-    from concurrent.futures import ThreadPoolExecutor
-
-    # Starting the workers waits for the model's fork server to finish importing the model (a
-    # second, when the config composed sooner): ``meanwhile`` runs on a thread from the start.
-    with ThreadPoolExecutor(1) as side, model_pool(workers) as pool:
-        aside = side.submit(meanwhile) if meanwhile is not None else None
+    with model_pool(workers) as pool:
         futures = [pool.submit(simulate_with_history, c, show_progress, i) for i, c in enumerate(cfgs)]
-        if aside is not None:
-            aside.result()
+        if meanwhile is not None:  # after the submits: a forking pool forks no thread
+            meanwhile()
         return [future.result() for future in futures]
 
 
@@ -123,8 +118,8 @@ def draw_run_figures[T](
     scenarios: list[ScenarioConfig],
     out_dir: Path,
     market: MarketConfig,
-    meanwhile: Callable[[], T] | None = None,
-) -> T | None:
+    meanwhile: Callable[[], T],
+) -> T:
     """``market_share.png`` and ``msme_revenue.png`` of a run; the second, the larger, is drawn in
     a forked process when ``may_fork`` allows, while this one calls ``meanwhile`` (the run's
     other files, say) and draws the first. The same files either way; returns what
@@ -132,13 +127,13 @@ def draw_run_figures[T](
     from sim.views.figures import plot_market_share
 
     if may_fork() < 2:
-        done = meanwhile() if meanwhile is not None else None
+        done = meanwhile()
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         _save_msme_revenue(table, scenarios, out_dir / "msme_revenue.png")
         return done
     with forking_pool(1) as pool:
         other = pool.submit(_save_msme_revenue, table, scenarios, out_dir / "msme_revenue.png")
-        done = meanwhile() if meanwhile is not None else None
+        done = meanwhile()
         plot_market_share(table, scenarios, out_dir / "market_share.png", market=market)
         other.result()
     return done
@@ -437,7 +432,6 @@ def _write_run(
     if cfg.figures:  # the figures take longest: the tables and the summary are made meanwhile
         scenarios = [cfg.scenario] + ([counterfactual] if counterfactual is not None else [])
         summary = draw_run_figures(table, scenarios, stage, cfg.market, meanwhile=tables_and_summary)
-        assert summary is not None
     else:
         summary = tables_and_summary()
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)  # figures included
