@@ -207,6 +207,35 @@ def test_app_adoption_draws_do_not_depend_on_who_is_a_candidate():
     assert 0 < plain.sum() - start[j].sum() < (sh.can_reach[j] & ~start[j]).sum()
 
 
+def test_app_adoption_is_the_same_all_apps_at_once_as_app_by_app(monkeypatch: pytest.MonkeyPatch):
+    """Small populations adopt every app in one pass, large ones app by app: the same adopters
+    and the same followers' tie counts, week after week, from the same stream."""
+    import sim.core.market as market
+
+    model = tiny_model()
+    launched = np.ones(len(model.platform_names), dtype=bool)
+    launched[model.platform_names.index("Lazada")] = False
+    innovation, wom = np.linspace(0.01, 0.06, launched.size), np.linspace(0.6, 0.1, launched.size)
+    start = (model.shoppers.adopted.copy(), model.shoppers.ties_using.copy())
+    outcomes = []
+    for block in (market.ONE_BLOCK_UP_TO, 0):  # all at once, then app by app
+        monkeypatch.setattr(market, "ONE_BLOCK_UP_TO", block)
+        sh = model.shoppers
+        sh.adopted[:], sh.ties_using[:] = start
+        rng = np.random.default_rng(11)
+        for _ in range(5):
+            spread_app_adoption(sh, launched, innovation, wom, rng)
+        outcomes.append((sh.adopted.copy(), sh.ties_using.copy(), rng.random()))
+    (adopted, ties, after), (adopted_1, ties_1, after_1) = outcomes
+    np.testing.assert_array_equal(adopted, adopted_1)
+    np.testing.assert_array_equal(ties, ties_1)
+    assert after == after_1  # the stream advanced as far either way
+    assert (adopted & ~start[0]).sum(axis=1)[launched].min() > 0  # every launched app gained users
+    assert not (adopted & ~start[0])[~launched].any()
+    # The counts are the followers index's: each shopper's ties that use the app.
+    np.testing.assert_array_equal(ties, adopted[:, sh.ties].sum(axis=1))
+
+
 # --- who holds which apps -----------------------------------------------------------------------
 
 

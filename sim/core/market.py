@@ -54,29 +54,62 @@ def spread_app_adoption(
     candidate: a policy changes who is a candidate (a buyer who follows a seller's link installs
     the app), and a candidate's uniform must not depend on that (common random numbers).
     """
+    apps = np.flatnonzero(launched)
     degree = sh.ties.shape[0]
-    for j in np.flatnonzero(launched):
-        u = rng.random(sh.n, dtype=np.float32)
-        candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
-        if candidates.size == 0:
-            continue
-        tie_share = sh.ties_using[j, candidates] * np.float32(1.0 / max(degree, 1))
-        stay_out = (1.0 - innovation[j]) * (1.0 - word_of_mouth[j] * tie_share)
-        adopt_apps(sh, int(j), candidates[u[candidates] < 1.0 - stay_out])
+    if sh.n > ONE_BLOCK_UP_TO:  # app by app: one app's temporaries at a time
+        for j in apps:
+            u = rng.random(sh.n, dtype=np.float32)
+            candidates = np.flatnonzero(sh.can_reach[j] & ~sh.adopted[j])
+            ties_using = sh.ties_using[j, candidates]
+            adopts = _adopts(u[candidates], ties_using, innovation[j], word_of_mouth[j], degree)
+            adopt_apps(sh, np.full(np.count_nonzero(adopts), j), candidates[adopts])
+        return
+    # Up to ONE_BLOCK_UP_TO shoppers, every app at once: numpy's cost per call, not arithmetic, is most
+    # of a per-app loop at this size. An app's candidates, ties and adoptions are its own row, so
+    # the rows do not interact, and one draw of (apps, shoppers) is the apps' draws in turn: the
+    # same numbers as app by app.
+    u = rng.random((apps.size, sh.n), dtype=np.float32)
+    candidates = sh.can_reach[apps]
+    candidates &= ~sh.adopted[apps]
+    flat = np.flatnonzero(candidates)  # app by app, shopper by shopper
+    per_app = np.diff(np.searchsorted(flat, np.arange(apps.size + 1) * sh.n))
+    ties_using = sh.ties_using[apps].reshape(-1)[flat]
+    adopts = _adopts(
+        u.reshape(-1)[flat],
+        ties_using,
+        np.repeat(innovation[apps], per_app),
+        np.repeat(word_of_mouth[apps], per_app),
+        degree,
+    )
+    shoppers = flat - np.repeat(np.arange(apps.size) * sh.n, per_app)
+    adopt_apps(sh, np.repeat(apps, per_app)[adopts], shoppers[adopts])
 
 
-def adopt_apps(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
-    """``shoppers`` (who do not use app j yet) start using it; their followers' tie counts follow."""
-    sh.adopted[j, shoppers] = True
-    count_new_users(sh, j, shoppers)
+def _adopts(
+    u: np.ndarray, ties_using: np.ndarray, innovation: np.ndarray, word_of_mouth: np.ndarray, degree: int
+) -> np.ndarray:
+    """Which candidates adopt, each with her uniform ``u`` and count of ties using the app: with
+    probability p + q x (share of ties using it), combined as independent chances."""
+    tie_share = ties_using * np.float32(1.0 / max(degree, 1))
+    return u < 1.0 - (1.0 - innovation) * (1.0 - word_of_mouth * tie_share)
 
 
-def count_new_users(sh: Shoppers, j: int, shoppers: np.ndarray) -> None:
-    """Add the new users ``shoppers`` of app j to their followers' counts of ties using it."""
+def adopt_apps(sh: Shoppers, apps: np.ndarray, shoppers: np.ndarray) -> None:
+    """``shoppers`` start using ``apps`` (one app each), which they did not use yet; their
+    followers' tie counts follow."""
+    sh.adopted[apps, shoppers] = True
+    count_new_users(sh, apps, shoppers)
+
+
+def count_new_users(sh: Shoppers, apps: np.ndarray, shoppers: np.ndarray) -> None:
+    """Add the new users ``shoppers`` of ``apps`` (one app each) to their followers' counts of
+    ties using it."""
+    followers, follower_counts = sh.followers_of(shoppers)
+    cells = np.repeat(apps * sh.n, follower_counts) + followers  # into (apps, shoppers), flattened
+    counts = np.reshape(sh.ties_using, -1, copy=False)  # raises rather than count into a copy
     # One of the counts' own dtype: numpy's add.at casts a Python int per element, 15 to 50 times
     # slower (measured at 800 to 80,000 followers).
-    counts = sh.ties_using[j]
-    np.add.at(counts, sh.followers_of(shoppers), counts.dtype.type(1))
+    np.add.at(counts, cells, counts.dtype.type(1))
 
 
 def channel_utility(sh: Shoppers, offer: Offer, cfg: ShopperConfig) -> np.ndarray:
@@ -240,7 +273,11 @@ def chunk_sums(values: np.ndarray, channel: np.ndarray | None = None, n_channels
     """Sums of a block's ``values`` over each ``SHOPPER_BLOCK`` of its shoppers: (chunks,), or
     (chunks, n_channels) by ``channel``. A block starts at a multiple of ``SHOPPER_BLOCK``
     (``shopper_blocks``), so the chunks are the same however the shoppers are split into blocks."""
-    chunks = [slice(s, s + SHOPPER_BLOCK) for s in range(0, max(values.shape[0], 1), SHOPPER_BLOCK)]
+    if values.shape[0] <= SHOPPER_BLOCK:  # one chunk, the usual week below a million shoppers
+        if channel is None:
+            return values.sum(keepdims=True)
+        return np.bincount(channel, weights=values, minlength=n_channels)[None, :]
+    chunks = [slice(s, s + SHOPPER_BLOCK) for s in range(0, values.shape[0], SHOPPER_BLOCK)]
     if channel is None:
         return np.array([values[c].sum() for c in chunks])
     return np.stack([np.bincount(channel[c], weights=values[c], minlength=n_channels) for c in chunks])
@@ -312,9 +349,10 @@ def shoppers_shop(
             sums = list(pool.map(shop, blocks))
     else:
         sums = [shop(rows) for rows in blocks]
-    for block in sums:  # in shopper order
-        for j, shoppers in block.installs:
-            count_new_users(sh, j, shoppers)
+    installs = [(j, shoppers) for block in sums for j, shoppers in block.installs]  # in shopper order
+    if installs:
+        apps = np.concatenate([np.full(shoppers.size, j) for j, shoppers in installs])
+        count_new_users(sh, apps, np.concatenate([shoppers for _, shoppers in installs]))
     planned_idr = add_in_order([b.planned_idr for b in sums])
     impulse_idr = add_in_order([b.impulse_idr for b in sums])
     buyers = add_in_order([b.buyers for b in sums]) + add_in_order([b.impulse_buyers for b in sums])

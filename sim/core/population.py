@@ -41,12 +41,13 @@ class Shoppers:
     ties_using: np.ndarray  # (platforms, n) uint8: how many of a shopper's ties use each app
     deferred_idr: np.ndarray  # float64: out-of-pocket spend owed to earlier discovery purchases
 
-    def followers_of(self, shoppers: np.ndarray) -> np.ndarray:
-        """Everyone who has one of ``shoppers`` among her ties (once per tie)."""
+    def followers_of(self, shoppers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Everyone who has one of ``shoppers`` among her ties (once per tie), shopper by
+        shopper, and how many follow each of ``shoppers``."""
         starts, ends = self.followers_ptr[shoppers], self.followers_ptr[shoppers + 1]
         lengths = ends - starts
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return self.followers[offsets + np.arange(lengths.sum())]
+        return self.followers[offsets + np.arange(lengths.sum())], lengths
 
     @property
     def n(self) -> int:

@@ -118,7 +118,9 @@ class Recorder:
         v["sellers"][week] = (m.eligible[:, :n_platforms] * ms.weight[:, None]).sum(0) * (
             m.transact_share > 0
         )
-        v["adopters"][week] = m.shoppers.adopted.sum(axis=1) * m.shoppers.weight
+        # Row by row: numpy counts a long bool row several times faster than it sums across rows.
+        users = [np.count_nonzero(app) for app in m.shoppers.adopted]
+        v["adopters"][week] = np.array(users) * m.shoppers.weight
         v["subsidy_idr"][week] = ledger.subsidy[:n_platforms]
         v["commission_idr"][week] = ledger.commission[:n_platforms]
         v["subsidy_rate"][week] = m.subsidy
