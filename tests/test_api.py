@@ -18,7 +18,13 @@ from sim.api import (
 )
 from sim.experiments.compose import config_dir, register_configs
 
-TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "figures=false", "counterfactual=null"]
+TINY = [
+    "market.shoppers.n_agents=1500",
+    "market.msmes.n_agents=400",
+    "burn_in_weeks=8",
+    "figures=false",
+    "counterfactual=null",
+]
 PARAMS = {"scenario": ["no_policy", "ban_only"], "seed": "range(2)"}
 
 

@@ -14,7 +14,7 @@ from sim.studies.calibrate import ParameterRange
 from sim.studies.sensitivity import OUTPUTS, morris, most_influential, sobol
 from tests.conftest import run_cli, small_config
 
-TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400"]
+TINY = ["market.shoppers.n_agents=1500", "market.msmes.n_agents=400", "burn_in_weeks=8"]
 
 
 @pytest.mark.slow
