@@ -72,17 +72,10 @@ def spread_app_adoption(
     candidates = sh.can_reach[apps]
     candidates &= ~sh.adopted[apps]
     flat = np.flatnonzero(candidates)  # app by app, shopper by shopper
-    per_app = np.diff(np.searchsorted(flat, np.arange(apps.size + 1) * sh.n))
+    row, shoppers = np.divmod(flat, sh.n)
     ties_using = sh.ties_using[apps].reshape(-1)[flat]
-    adopts = _adopts(
-        u.reshape(-1)[flat],
-        ties_using,
-        np.repeat(innovation[apps], per_app),
-        np.repeat(word_of_mouth[apps], per_app),
-        degree,
-    )
-    shoppers = flat - np.repeat(np.arange(apps.size) * sh.n, per_app)
-    adopt_apps(sh, np.repeat(apps, per_app)[adopts], shoppers[adopts])
+    adopts = _adopts(u.reshape(-1)[flat], ties_using, innovation[apps][row], word_of_mouth[apps][row], degree)
+    adopt_apps(sh, apps[row[adopts]], shoppers[adopts])
 
 
 def _adopts(
@@ -349,7 +342,7 @@ def shoppers_shop(
             sums = list(pool.map(shop, blocks))
     else:
         sums = [shop(rows) for rows in blocks]
-    installs = [(j, shoppers) for block in sums for j, shoppers in block.installs]  # in shopper order
+    installs = [(j, shoppers) for block in sums for j, shoppers in block.installs]
     if installs:
         apps = np.concatenate([np.full(shoppers.size, j) for j, shoppers in installs])
         count_new_users(sh, apps, np.concatenate([shoppers for _, shoppers in installs]))
