@@ -143,8 +143,8 @@ def test_a_finished_run_is_reused_only_for_the_same_config_version_code_and_file
 def test_non_finite_outputs_fail_the_run_naming_metric_and_week(tmp_path, monkeypatch):
     real = run_module.simulate_with_history
 
-    def poisoned(cfg, show_progress=False):
-        table, history = real(cfg, show_progress)
+    def poisoned(cfg, show_progress=False, position=0):
+        table, history = real(cfg, show_progress, position)
         rows = table.index[(table["metric"] == "hhi") & (table["step"] == 3)]
         table.loc[rows, "value"] = math.inf
         return table, history

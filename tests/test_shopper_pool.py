@@ -87,3 +87,23 @@ def test_only_one_or_two_shopping_processes_are_accepted():
 
     with pytest.raises(ConfigError, match="shopper_processes"):
         EcommerceModel(shopper_processes=3, **SMALL)
+
+
+def test_a_branch_of_a_helped_model_shops_alone_and_the_original_keeps_its_helper(five_blocks):
+    helped = EcommerceModel(shopper_processes=2, policy="history", **SMALL)
+    alone = EcommerceModel(policy="no_policy", **SMALL)
+    counterfactual = alone.cfg.scenario
+    for _ in range(helped.weeks_shared_with(counterfactual)):
+        helped.step()
+        alone.step()
+    branch = helped.branch(counterfactual)
+    assert branch._shopping_helper is None and helped._shopping_helper is not None
+    pid = helped._shopping_helper.pool.pid
+    branch.run()
+    assert _alive(pid)  # the copy's end did not stop the original's helper
+    alone.run()
+    pd.testing.assert_frame_equal(alone.recorder.table(), branch.recorder.table(), check_exact=True)
+    helped.run()
+    history = EcommerceModel(policy="history", **SMALL)
+    history.run()
+    pd.testing.assert_frame_equal(history.recorder.table(), helped.recorder.table(), check_exact=True)

@@ -119,14 +119,14 @@ if "SIM_TEST_KILL_SEED" in os.environ:
 
     import sim.experiments.run as run
 
-    simulate = run.simulate_with_history
+    simulate = run._simulate_task  # each task of simulate_all: one run, or a run and its counterfactual
 
-    def killed_midway(cfg, show_progress=False):
-        if cfg.seed == int(os.environ["SIM_TEST_KILL_SEED"]):
+    def killed_midway(cfgs, show_progress=False, position=0):
+        if cfgs[0].seed == int(os.environ["SIM_TEST_KILL_SEED"]):
             os.kill(os.getpid(), signal.SIGKILL)
-        return simulate(cfg, show_progress)
+        return simulate(cfgs, show_progress, position)
 
-    run.simulate_with_history = killed_midway
+    run._simulate_task = killed_midway
 """
 
 

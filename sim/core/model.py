@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
+from dataclasses import replace
 from typing import Any
 
 import mesa
@@ -29,7 +31,7 @@ from sim.core.market import (
     spread_app_adoption,
     update_listings,
 )
-from sim.core.policies import build_policy_path, macro_path, offline_restriction
+from sim.core.policies import build_policy_path, first_difference, macro_path, offline_restriction
 from sim.core.population import (
     LOCAL,
     ORIGINS,
@@ -42,8 +44,7 @@ from sim.core.recorder import Recorder
 from sim.core.reporters import make_datacollector
 from sim.core.shopper_pool import ShoppingHelper
 from sim.core.snapshots import AgentHistory
-from sim.schema.config import Config, ConfigError, parse_date, validate
-from sim.schema.weeks import weekly_dates
+from sim.schema.config import Config, ConfigError, ScenarioConfig, horizon_dates, parse_date, validate
 
 # Mesa logs every step at INFO; at hundreds of steps per run that is noise and measurable cost.
 logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -156,9 +157,7 @@ class EcommerceModel(mesa.Model):
         self.cfg = cfg
         self.market = cfg.market
         self.scenario_name = cfg.scenario.name
-        self.dates: list[dt.date] = weekly_dates(
-            parse_date("start_date", cfg.start_date), parse_date("end_date", cfg.end_date)
-        )
+        self.dates: list[dt.date] = horizon_dates(cfg)
         self.platform_names = [p.name for p in self.market.platforms.values()]
         self.policy = build_policy_path(self.market, cfg.scenario, self.dates)
         (population_rng, self.adoption_rng, self.shopper_rng, self.seller_rng, self.entry_rng) = (
@@ -465,6 +464,36 @@ class EcommerceModel(mesa.Model):
             local_share=local_share,
             subsidy=subsidy,
         )
+
+    # --- scenarios that share a past --------------------------------------------------------------
+
+    def weeks_shared_with(self, scenario: ScenarioConfig) -> int:
+        """How many weeks from the start this run and one of ``scenario`` (same seed, market and
+        horizon) are the same: until their rules first differ (``first_difference``); 0 when they
+        differ from the first week, whose rules the burn-in also follows."""
+        return first_difference(self.policy, build_policy_path(self.market, scenario, self.dates))
+
+    def branch(self, scenario: ScenarioConfig) -> EcommerceModel:
+        """A copy of this model as it stands that goes on under ``scenario``: the same model, to
+        the last number, as one built with ``scenario`` and stepped as far, while the weeks
+        stepped are shared (``weeks_shared_with``); otherwise a ``ValueError``. Running the
+        shared weeks once serves both scenarios, as ``sim.experiments.run`` does for a policy
+        and its counterfactual. The copy shops in this process (a shopping helper stays with
+        the original) and has its own random streams, in the same state."""
+        shared = self.weeks_shared_with(scenario)
+        if shared < max(self.steps, 1):
+            raise ValueError(
+                f"{self.scenario_name} and {scenario.name} differ from week {shared} "
+                f"({self.dates[min(shared, len(self.dates) - 1)]}), and this model has stepped "
+                f"{self.steps} weeks (after a burn-in under week 0's rules)"
+            )
+        helper = self._shopping_helper
+        memo: dict[int, object] = {id(helper): None} if helper is not None else {}
+        other = copy.deepcopy(self, memo)
+        other.cfg = replace(self.cfg, scenario=scenario)
+        other.scenario_name = scenario.name
+        other.policy = build_policy_path(self.market, scenario, self.dates)
+        return other
 
     # --- Mesa agent objects ----------------------------------------------------------------------
 

@@ -129,6 +129,41 @@ def build_policy_path(market: MarketConfig, scenario: ScenarioConfig, dates: lis
     )
 
 
+# The PolicyPath fields that hold one row of rules per week.
+WEEKLY_FIELDS = (
+    "launched",
+    "banned",
+    "transact_share",
+    "link_leak_share",
+    "local_boost",
+    "shared_backend",
+    "pool_with",
+    "steer_share",
+    "operator",
+    "commission",
+    "floor_usd",
+)
+
+
+def first_difference(a: PolicyPath, b: PolicyPath) -> int:
+    """The first week in which the rules of two policy paths over the same weeks differ (their
+    number of weeks if they never do). A model reads week ``w``'s rules only in week ``w`` (the
+    burn-in reads week 0's), so two runs of one seed and market are the same up to this week.
+    Rules that hold over the whole run (the positive list, the operator groups) differ in week 0;
+    a steering partner only where either path steers that storefront."""
+    weeks = a.floor_usd.shape[0]
+    if a.positive_list_share != b.positive_list_share or a.operators != b.operators:
+        return 0
+    differs = np.zeros(weeks, dtype=bool)
+    for name in WEEKLY_FIELDS:
+        rows_a, rows_b = getattr(a, name), getattr(b, name)
+        unequal = rows_a != rows_b
+        differs |= unequal.reshape(weeks, -1).any(axis=1)
+    partner_differs = a.steer_to != b.steer_to
+    differs |= ((a.steer_share > 0) | (b.steer_share > 0))[:, partner_differs].any(axis=1)
+    return int(np.argmax(differs)) if differs.any() else weeks
+
+
 def offline_restriction(macro: MacroConfig, dates: list[dt.date]) -> np.ndarray:
     """(weeks,) utils added to the offline channel: COVID-19 mobility restrictions (PPKM) make
     shops and markets harder to visit until ``mobility_restrictions_until``."""

@@ -26,7 +26,7 @@ import pandas as pd
 
 import sim
 from sim.experiments.processes import forking_pool, may_fork, model_pool
-from sim.schema.config import Config, ConfigError, MarketConfig, ScenarioConfig
+from sim.schema.config import Config, ConfigError, MarketConfig, ScenarioConfig, horizon_dates
 from sim.schema.errors import RunError
 from sim.schema.tables import annual_gmv_share, annual_msme_revenue, annual_total_gmv_usd_bn, paired_effects
 
@@ -58,21 +58,119 @@ def simulate_with_history(
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
     model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
-    weeks = range(len(model.dates))
-    if show_progress:
-        from tqdm import tqdm
+    with _progress([model], [cfg.scenario.name], show_progress, position) as advance:
+        while model.running:
+            model.step()
+            advance()
+    return _results(model)
 
-        weeks = tqdm(
-            weeks,
-            desc=f"{cfg.scenario.name} seed {cfg.seed}",
-            unit="week",
-            file=sys.stderr,
-            position=position,
-        )
-    for _ in weeks:
-        model.step()
+
+def simulate_sharing_past(
+    cfgs: list[Config], show_progress: bool = False, position: int = 0
+) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """``simulate_with_history`` of configs that differ only in their scenario (a policy and its
+    counterfactual on one seed, say), with the same numbers: the weeks before their rules first
+    differ are run once, in the first config's model, which is then copied under each other
+    scenario (``EcommerceModel.branch``) where theirs part. For the default history and
+    no_policy that is the burn-in and 143 of 261 weeks. A config whose rules differ from the
+    first week runs on its own."""
+    from sim.core.model import EcommerceModel
+
+    base = EcommerceModel(cfgs[0], shopper_processes=min(may_fork(), 2))
+    shared = {i: base.weeks_shared_with(c.scenario) for i, c in enumerate(cfgs[1:], start=1)}
+    results: dict[int, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+    names = [c.scenario.name for c in cfgs]
+    with _progress([base], names, show_progress, position, runs=len(cfgs)) as advance:
+        for i in sorted(shared, key=lambda i: shared[i]):
+            if shared[i] == 0:
+                other = EcommerceModel(cfgs[i], shopper_processes=min(may_fork(), 2))
+            else:
+                while base.steps < shared[i]:
+                    base.step()
+                    advance()
+                other = base.branch(cfgs[i].scenario)
+            while other.running:  # to its end now: two models at most are held at once
+                other.step()
+                advance()
+            results[i] = _results(other)
+        while base.running:
+            base.step()
+            advance()
+    results[0] = _results(base)
+    return [results[i] for i in range(len(cfgs))]
+
+
+def _results(model: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     history = model.agent_history.table() if model.agent_history is not None else None
     return model.recorder.table(), history
+
+
+@contextmanager
+def _progress(
+    models: list[Any], names: list[str], show: bool, position: int, runs: int = 1
+) -> Iterator[Callable[[], object]]:
+    """A progress bar over ``runs`` runs' weeks (one call of the function it gives per week
+    stepped), or nothing when not ``show``."""
+    if not show:
+        yield lambda: None
+        return
+    from tqdm import tqdm
+
+    cfg = models[0].cfg
+    with tqdm(
+        total=runs * len(models[0].dates),
+        desc=f"{'+'.join(names)} seed {cfg.seed}",
+        unit="week",
+        file=sys.stderr,
+        position=position,
+    ) as bar:
+        yield bar.update
+
+
+def sharing_past(cfgs: list[Config]) -> list[list[int]]:
+    """The indices of ``cfgs`` in groups that differ only in their scenario, in order of their
+    first member (``simulate_sharing_past`` runs a group's shared weeks once)."""
+    groups: list[list[int]] = []
+    keys: list[Config] = []
+    for i, cfg in enumerate(cfgs):
+        key = replace(cfg, scenario=ScenarioConfig(), counterfactual=None)
+        for group, other in zip(groups, keys, strict=True):
+            if key == other:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+            keys.append(key)
+    return groups
+
+
+def plan_tasks(cfgs: list[Config], workers: int) -> list[list[int]]:
+    """How ``simulate_all`` runs ``cfgs`` on ``workers`` processes: the indices of each task,
+    a group that shares its past (``sharing_past``) where that ends sooner (``_wall_weeks``),
+    else one run per task."""
+    groups = sharing_past(cfgs)
+    alone = [[i] for i in range(len(cfgs))]
+    if len(groups) == len(cfgs) or _wall_weeks(cfgs, alone, workers) <= _wall_weeks(cfgs, groups, workers):
+        return alone
+    return groups
+
+
+def _wall_weeks(cfgs: list[Config], groups: list[list[int]], workers: int) -> float:
+    """The weeks ``workers`` processes step, one after another, to run ``groups`` (each a task,
+    its shared weeks once): what decides between the two ways ``simulate_all`` may run."""
+    from sim.core.policies import build_policy_path, first_difference
+
+    costs = []
+    for group in groups:
+        first = cfgs[group[0]]
+        dates = horizon_dates(first)
+        path = build_policy_path(first.market, first.scenario, dates)
+        cost = first.burn_in_weeks + len(dates)
+        for i in group[1:]:
+            shared = first_difference(path, build_policy_path(first.market, cfgs[i].scenario, dates))
+            cost += len(dates) - shared + (first.burn_in_weeks if shared == 0 else 0)
+        costs.append(cost)
+    return max(sum(costs) / max(workers, 1), max(costs))
 
 
 def simulate_all(
@@ -83,16 +181,35 @@ def simulate_all(
 ) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
     """``simulate_with_history`` of each config, in order. The runs are independent (each its own
     seeded model), so with ``workers`` > 1 they run at once in forked processes, with the same
-    numbers as one after another; None chooses (``parallel_workers``). ``meanwhile`` is called
-    while they run (an import the caller needs next, say)."""
+    numbers as one after another; None chooses (``parallel_workers``). Configs that differ only
+    in their scenario run their shared weeks once (``simulate_sharing_past``) when that ends
+    sooner, counted in weeks stepped per worker (``_wall_weeks``): seeds with their
+    counterfactuals do, and so does a pair to the end of 2023 on one core or two; a 2021-2025
+    pair on two cores ends sooner as a run on each. ``meanwhile`` is called while they run (an
+    import the caller needs next, say)."""
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
-    if workers <= 1:
-        return [simulate_with_history(c, show_progress) for c in cfgs]
-    with model_pool(workers) as pool:
-        futures = [pool.submit(simulate_with_history, c, show_progress, i) for i, c in enumerate(cfgs)]
-        if meanwhile is not None:  # after the submits: a forking pool forks no thread
-            meanwhile()
-        return [future.result() for future in futures]
+    groups = plan_tasks(cfgs, workers)
+    tasks = [[cfgs[i] for i in group] for group in groups]
+    if workers <= 1 or len(tasks) == 1:
+        done = [_simulate_task(task, show_progress) for task in tasks]
+    else:
+        with model_pool(min(workers, len(tasks))) as pool:
+            futures = [pool.submit(_simulate_task, t, show_progress, i) for i, t in enumerate(tasks)]
+            if meanwhile is not None:  # after the submits: a forking pool forks no thread
+                meanwhile()
+            done = [future.result() for future in futures]
+    results: dict[int, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+    for group, runs in zip(groups, done, strict=True):
+        results.update(zip(group, runs, strict=True))
+    return [results[i] for i in range(len(cfgs))]
+
+
+def _simulate_task(
+    cfgs: list[Config], show_progress: bool = False, position: int = 0
+) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    if len(cfgs) == 1:
+        return [simulate_with_history(cfgs[0], show_progress, position)]
+    return simulate_sharing_past(cfgs, show_progress, position)
 
 
 def parallel_workers(cfgs: list[Config]) -> int:

@@ -473,6 +473,13 @@ def parse_date(key: str, value: str) -> dt.date:
         raise ConfigError(key, f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def horizon_dates(cfg: Config) -> list[dt.date]:
+    """The start dates of the run's weeks, from ``start_date`` to ``end_date``."""
+    from sim.schema.weeks import weekly_dates
+
+    return weekly_dates(parse_date("start_date", cfg.start_date), parse_date("end_date", cfg.end_date))
+
+
 def _in_horizon(key: str, value: str, start: dt.date, end: dt.date) -> dt.date:
     """A policy date that must fall in the simulated window (checked only when the policy is
     enabled, so the policy's ``enabled`` key is one of the keys involved)."""
