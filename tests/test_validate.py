@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from sim.core.model import EcommerceModel
+from sim.experiments.compose import compose_config
 from sim.faces.commands import main
 from sim.studies.estimate import PARAMETERS, to_free
 from sim.studies.validate import (
     Pattern,
+    RunFacts,
     backtest_score,
     estimation_sections,
     evaluate,
@@ -93,6 +97,24 @@ def test_ban_patterns_fail_when_there_is_no_ban():
     assert not by_name["Shopee gains in the ban weeks (against no policy)"].passed
     honest = {p.name: p for p in evaluate(runs)}
     assert honest["TikTok Shop's GMV stops under the ban"].passed
+
+
+def test_a_pair_sharing_its_weeks_gives_the_facts_of_two_separate_runs():
+    pair = run_pair(0, TINY)
+    for scenario in ("history", "no_policy"):
+        model = EcommerceModel(compose_config([f"scenario={scenario}", "counterfactual=null", *TINY]))
+        facts = RunFacts(model)
+        while model.running:
+            model.step()
+            facts.week(model)
+        alone = facts.facts(model)
+        assert set(alone) >= {
+            "tiktok_reliant_revenue_change",
+            "app_users_2023q3",
+            "marketplace_apps_per_user",
+        }
+        assert {k: v for k, v in pair[scenario].items() if k != "table"} == alone
+        pd.testing.assert_frame_equal(pair[scenario]["table"], model.recorder.table())
 
 
 def test_naive_baselines_are_computed_from_the_data():

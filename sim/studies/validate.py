@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from sim.core.model import EcommerceModel
+
 BAN_WINDOW = (dt.date(2023, 10, 9), dt.date(2023, 12, 11))
 BEFORE_BAN = (dt.date(2023, 8, 7), dt.date(2023, 10, 2))
 
@@ -105,42 +107,76 @@ def run(cfg: ValidateConfig) -> int:
 
 
 def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
-    """history and no_policy on one seed, with the agent-level facts the report needs."""
-    from sim.core.model import EcommerceModel
-    from sim.core.population import CROSS_BORDER, online_share
+    """history and no_policy on one seed, with the agent-level facts the report needs. Their
+    shared weeks (to the floor's in 2023) run once: the history model is copied under
+    no_policy there (``EcommerceModel.branch``), and so is what it has gathered so far."""
+    import copy
 
+    from sim.core.model import EcommerceModel
+
+    def scenario(name: str):
+        return compose_config([f"scenario={name}", f"seed={seed}", "counterfactual=null", *overrides])
+
+    history = EcommerceModel(scenario("history"))
+    watch = RunFacts(history)
+    no_policy = scenario("no_policy")
+    shared = history.weeks_shared_with(no_policy.scenario)
+    while history.steps < shared:
+        history.step()
+        watch.week(history)
+    if shared:
+        runs = [(history, watch), (history.branch(no_policy.scenario), copy.deepcopy(watch))]
+    else:  # the overrides make them differ from the first week
+        other = EcommerceModel(no_policy)
+        runs = [(history, watch), (other, RunFacts(other))]
     out: dict = {}
-    for scenario in ("history", "no_policy"):
-        cfg = compose_config([f"scenario={scenario}", f"seed={seed}", "counterfactual=null", *overrides])
-        model = EcommerceModel(cfg)
-        tiktok = model.platform_names.index("TikTok Shop")
-        before = np.zeros(model.msmes.n)
-        before_tiktok = np.zeros(model.msmes.n)
-        during = np.zeros(model.msmes.n)
-        facts: dict = {}
+    for model, facts in runs:
         while model.running:
             model.step()
-            ms, sh = model.msmes, model.shoppers
-            sold = model.clearing.sold_idr
-            if _weeks_between(model, BEFORE_BAN):
-                before += sold.sum(axis=1)
-                before_tiktok += sold[:, tiktok]
-            elif _weeks_between(model, BAN_WINDOW):
-                during += sold.sum(axis=1)
-            if model.current_date == dt.date(2023, 6, 5):
-                # Storefronts per online firm: listings per firm over the share of firms online.
-                domestic = ms.active & (ms.origin != CROSS_BORDER) & ~ms.large
-                w = ms.weight[domestic]
-                listings = (ms.listed_share[domestic].sum(axis=1) * w).sum()
-                online = (online_share(ms.listed_share[domestic]) * w).sum()
-                facts["storefronts_per_online_msme"] = float(listings / max(online, 1e-12))
-            if model.current_date == dt.date(2024, 6, 3):
-                marketplaces = ~model.is_social
-                apps = sh.adopted[marketplaces].sum(axis=0)
-                facts["marketplace_apps_per_user"] = float(apps[apps > 0].mean())
-            if model.current_date == dt.date(2023, 9, 4):
-                facts["app_users_2023q3"] = float((sh.adopted.any(axis=0)).sum() * sh.weight)
-        reliant = (before > 0) & (before_tiktok > 0.5 * before) & ~model.msmes.large
+            facts.week(model)
+        out[model.scenario_name] = {"table": model.recorder.table(), **facts.facts(model)}
+    return out
+
+
+class RunFacts:
+    """The agent-level facts of one run that the report needs, gathered week by week (``week``
+    after each step) and read at its end (``facts``)."""
+
+    def __init__(self, model: EcommerceModel) -> None:
+        self.tiktok = model.platform_names.index("TikTok Shop")
+        self.before = np.zeros(model.msmes.n)
+        self.before_tiktok = np.zeros(model.msmes.n)
+        self.during = np.zeros(model.msmes.n)
+        self.found: dict[str, float] = {}
+
+    def week(self, model: EcommerceModel) -> None:
+        from sim.core.population import CROSS_BORDER, online_share
+
+        ms, sh = model.msmes, model.shoppers
+        sold = model.clearing.sold_idr
+        if _weeks_between(model, BEFORE_BAN):
+            self.before += sold.sum(axis=1)
+            self.before_tiktok += sold[:, self.tiktok]
+        elif _weeks_between(model, BAN_WINDOW):
+            self.during += sold.sum(axis=1)
+        if model.current_date == dt.date(2023, 6, 5):
+            # Storefronts per online firm: listings per firm over the share of firms online.
+            domestic = ms.active & (ms.origin != CROSS_BORDER) & ~ms.large
+            w = ms.weight[domestic]
+            listings = (ms.listed_share[domestic].sum(axis=1) * w).sum()
+            online = (online_share(ms.listed_share[domestic]) * w).sum()
+            self.found["storefronts_per_online_msme"] = float(listings / max(online, 1e-12))
+        if model.current_date == dt.date(2024, 6, 3):
+            marketplaces = ~model.is_social
+            apps = sh.adopted[marketplaces].sum(axis=0)
+            self.found["marketplace_apps_per_user"] = float(apps[apps > 0].mean())
+        if model.current_date == dt.date(2023, 9, 4):
+            self.found["app_users_2023q3"] = float((sh.adopted.any(axis=0)).sum() * sh.weight)
+
+    def facts(self, model: EcommerceModel) -> dict[str, float]:
+        facts = dict(self.found)
+        before, during = self.before, self.during
+        reliant = (before > 0) & (self.before_tiktok > 0.5 * before) & ~model.msmes.large
         if reliant.any():
             # Weekly, as the ban window and the weeks before it have different lengths; the
             # reliant firms' sales taken together (the sellers' reports are of sales lost): an
@@ -150,8 +186,7 @@ def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
             change = (during[reliant].sum() / weeks_during) / (before[reliant].sum() / weeks_before) - 1
             facts["tiktok_reliant_revenue_change"] = float(change)
             facts["tiktok_reliant_firms"] = float(model.msmes.weight[reliant].sum())
-        out[scenario] = {"table": model.recorder.table(), **facts}
-    return out
+        return facts
 
 
 def _mean(runs: list[dict], scenario: str, key: str) -> float:
