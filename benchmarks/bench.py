@@ -29,6 +29,11 @@ Reports (``--json`` prints them as one JSON object on the last line):
   20 seeds of the default configuration as one ``sim run seeds=20`` command and as 20 separate
   commands, and whether every seed's numbers are the same both ways; ``seed_batch`` also has the
   seed-runs per hour of each way (``seed_batch``).
+- ``shared_past``: one seed's history and no_policy at default scale in one process, as a
+  sweep's or the estimator's worker runs them, to the end of 2025 and to 2024-03-18 (the
+  estimator's horizon): ``separate_s``
+  one after another, ``shared_s`` with the weeks before their rules first differ run once
+  (``shared_weeks``, after ``burn_in_weeks``), and whether the tables are ``identical``.
 With ``--national``, the ``scale`` rows end with 10,000,000 shoppers and 500,000 MSMEs (about ten
 minutes and several GB).
 With ``--sweep``: ``sweep``, a 20-run sweep at default scale (history, seeds 0-19, no
@@ -346,6 +351,50 @@ def seed_batch(seeds: int = 20) -> dict:
     return out
 
 
+# One seed's history and no_policy in one process, as a sweep's or the estimator's worker runs
+# them: one after another, and sharing the weeks before their rules first differ.
+SHARED_PAST = (
+    "import json, sys, time\n"
+    "from dataclasses import replace\n"
+    "from sim.core.model import EcommerceModel\n"
+    "from sim.experiments.compose import compose_config, load_scenario\n"
+    "from sim.experiments.run import simulate_sharing_past, simulate_with_history\n"
+    "cfg = compose_config(['counterfactual=null', f'end_date={sys.argv[1]}'])\n"
+    "pair = [cfg, replace(cfg, scenario=load_scenario('no_policy'))]\n"
+    "started = time.perf_counter()\n"
+    "separate = [simulate_with_history(c) for c in pair]\n"
+    "separate_s = time.perf_counter() - started\n"
+    "started = time.perf_counter()\n"
+    "shared = simulate_sharing_past(pair)\n"
+    "shared_s = time.perf_counter() - started\n"
+    "same = all(a[0].equals(b[0]) for a, b in zip(separate, shared))\n"
+    "weeks = EcommerceModel(cfg).weeks_shared_with(pair[1].scenario)\n"
+    "print(json.dumps({'end_date': sys.argv[1], 'weeks': len(EcommerceModel(cfg).dates), "
+    "'shared_weeks': weeks, 'burn_in_weeks': cfg.burn_in_weeks, 'separate_s': round(separate_s, 2), "
+    "'shared_s': round(shared_s, 2), 'identical': same}))\n"
+)
+
+
+def shared_past() -> list[dict]:
+    """History and no_policy on one seed at default scale, in one process (``SIM_WORKERS=1``, as
+    in a sweep's worker): one after another against their shared weeks run once
+    (``simulate_sharing_past``), to the end of 2025 (``sim run``'s horizon) and to 2024-03-18
+    (the estimator's, ``sim.studies.estimate.ESTIMATION_END``); ``identical`` is true when the
+    tables are the same both ways."""
+    rows = []
+    for end in ("2025-12-31", "2024-03-18"):
+        out = subprocess.run(
+            [sys.executable, "-c", SHARED_PAST, end],
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SIM_WORKERS": "1"},
+            check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Engine benchmark")
     parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
@@ -405,6 +454,9 @@ def main() -> None:
         report["seed_separate_20_s"] = report["seed_batch"]["separate_s"]
         report["seed_batch_identical"] = report["seed_batch"]["identical"]
         print(f"20 seeds, one command against 20 commands: {report['seed_batch']}", flush=True)
+
+    report["shared_past"] = shared_past()
+    print(f"a seed's history and no_policy, one after another against sharing: {report['shared_past']}")
 
     agreement_n, agreement_weeks = (10_000, 4) if args.quick else (20_000, 6)
     report["mesa_agreement"] = channel_shares_agree(agreement_n, agreement_weeks)

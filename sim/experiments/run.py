@@ -184,8 +184,8 @@ def simulate_all(
     numbers as one after another; None chooses (``parallel_workers``). Configs that differ only
     in their scenario run their shared weeks once (``simulate_sharing_past``) when that ends
     sooner, counted in weeks stepped per worker (``_wall_weeks``): seeds with their
-    counterfactuals do, and so does a pair to the end of 2023 on one core or two; a 2021-2025
-    pair on two cores ends sooner as a run on each. ``meanwhile`` is called while they run (an
+    counterfactuals do, and so does a pair on one core (in a sweep's or the estimator's worker);
+    a single pair on two cores ends sooner as a run on each. ``meanwhile`` is called while they run (an
     import the caller needs next, say)."""
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
     groups = plan_tasks(cfgs, workers)

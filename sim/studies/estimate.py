@@ -321,7 +321,7 @@ def seed_moments(seed: int, overrides: Sequence[str]) -> dict[str, float]:
     cfg = compose_config(["scenario=history", *common])
     # Both at once on the serial launcher (forked, same numbers); in a parallel launcher's
     # worker, whose siblings already fill the cores, their 195 shared weeks (burn-in included)
-    # run once and then 13 weeks each (``simulate_all``).
+    # run once and then 25 weeks each (``simulate_all``).
     (history, _), (no_policy, _) = simulate_all([cfg, compose_config(["scenario=no_policy", *common])])
     moments = record_moments(history, no_policy)
     moments["gmv_2022_usd_bn"] = float(annual_total_gmv_usd_bn(history, cfg.market.usd_idr).loc[2022])
