@@ -59,6 +59,14 @@ def test_runs_sharing_their_past_equal_runs_one_by_one():
         assert table["scenario"].iloc[0] == job.scenario.name
 
 
+def test_the_progress_bar_of_runs_sharing_their_past_counts_every_week_of_each(capsys):
+    cfg = compose_config(SHORT[:5])
+    simulate_sharing_past([cfg, replace(cfg, scenario=load_scenario("no_policy"))], show_progress=True)
+    weeks = len(horizon_dates(cfg))
+    last = capsys.readouterr().err.strip().split("\r")[-1]
+    assert last.startswith("history+no_policy seed 0: 100%") and f" {2 * weeks}/{2 * weeks} " in last
+
+
 def test_a_branch_is_the_model_of_its_scenario_down_to_the_collector_and_the_random_streams():
     cfg = compose_config(SHORT)
     no_policy = load_scenario("no_policy")

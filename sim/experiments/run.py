@@ -58,7 +58,7 @@ def simulate_with_history(
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
     model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
-    with _progress([model], [cfg.scenario.name], show_progress, position) as advance:
+    with _progress(model, [cfg.scenario.name], show_progress, position) as advance:
         while model.running:
             model.step()
             advance()
@@ -80,7 +80,7 @@ def simulate_sharing_past(
     shared = {i: base.weeks_shared_with(c.scenario) for i, c in enumerate(cfgs[1:], start=1)}
     results: dict[int, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
     names = [c.scenario.name for c in cfgs]
-    with _progress([base], names, show_progress, position, runs=len(cfgs)) as advance:
+    with _progress(base, names, show_progress, position) as advance:
         for i in sorted(shared, key=lambda i: shared[i]):
             if shared[i] == 0:
                 other = EcommerceModel(cfgs[i], shopper_processes=min(may_fork(), 2))
@@ -89,6 +89,7 @@ def simulate_sharing_past(
                     base.step()
                     advance()
                 other = base.branch(cfgs[i].scenario)
+                advance(other.steps)  # its shared weeks are done too
             while other.running:  # to its end now: two models at most are held at once
                 other.step()
                 advance()
@@ -106,20 +107,18 @@ def _results(model: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 @contextmanager
-def _progress(
-    models: list[Any], names: list[str], show: bool, position: int, runs: int = 1
-) -> Iterator[Callable[[], object]]:
-    """A progress bar over ``runs`` runs' weeks (one call of the function it gives per week
-    stepped), or nothing when not ``show``."""
+def _progress(model: Any, names: list[str], show: bool, position: int) -> Iterator[Callable[..., object]]:
+    """A progress bar over the weeks of ``model``'s run and of the scenarios ``names`` that share
+    its past (the function it gives adds weeks done, one by default), or nothing when not
+    ``show``."""
     if not show:
-        yield lambda: None
+        yield lambda weeks=1: None
         return
     from tqdm import tqdm
 
-    cfg = models[0].cfg
     with tqdm(
-        total=runs * len(models[0].dates),
-        desc=f"{'+'.join(names)} seed {cfg.seed}",
+        total=len(names) * len(model.dates),
+        desc=f"{'+'.join(names)} seed {model.cfg.seed}",
         unit="week",
         file=sys.stderr,
         position=position,
@@ -185,8 +184,8 @@ def simulate_all(
     in their scenario run their shared weeks once (``simulate_sharing_past``) when that ends
     sooner, counted in weeks stepped per worker (``_wall_weeks``): seeds with their
     counterfactuals do, and so does a pair on one core (in a sweep's or the estimator's worker);
-    a single pair on two cores ends sooner as a run on each. ``meanwhile`` is called while they run (an
-    import the caller needs next, say)."""
+    a single pair on two cores ends sooner as a run on each. ``meanwhile`` is called while they
+    run (an import the caller needs next, say)."""
     workers = parallel_workers(cfgs) if workers is None else min(workers, len(cfgs))
     groups = plan_tasks(cfgs, workers)
     tasks = [[cfgs[i] for i in group] for group in groups]
