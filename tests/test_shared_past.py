@@ -13,9 +13,10 @@ import pytest
 
 from sim.core.model import EcommerceModel
 from sim.core.policies import WEEKLY_FIELDS, PolicyPath, build_policy_path, first_difference
-from sim.experiments.compose import compose_config, load_scenario
+from sim.experiments.compose import compose_config, compose_scenarios, load_scenario
 from sim.experiments.run import plan_tasks, sharing_past, simulate_sharing_past, simulate_with_history
 from sim.schema.config import horizon_dates, parse_date
+from sim.schema.packaged import config_dir
 from sim.schema.weeks import first_step_on_or_after
 from sim.studies.estimate import ESTIMATION_END
 
@@ -163,3 +164,19 @@ def test_runs_share_their_past_only_where_that_ends_sooner():
         replace(estimator, seed=s, scenario=sc) for s in (0, 1) for sc in (estimator.scenario, no_policy)
     ]
     assert plan_tasks(seeds, 2) == [[0, 1], [2, 3]]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["seed=4", "end_date=2024-03-18", "market.shoppers.impulse_rate=0.05"],
+        ["scenario.social_commerce_ban.compliance=0.8"],  # a scenario key: each one composed
+    ],
+)
+def test_scenarios_composed_once_equal_each_composed(overrides):
+    names = sorted(p.stem for p in config_dir().joinpath("scenario").glob("*.yaml"))
+    assert {"history", "no_policy", "early_ban"} <= set(names)
+    together = compose_scenarios(names, overrides)
+    for name, cfg in zip(names, together, strict=True):
+        assert cfg == compose_config([f"scenario={name}", *overrides]), name

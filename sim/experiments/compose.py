@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -116,6 +116,21 @@ def compose_config(overrides: list[str] | None = None) -> Config:
     except HydraException as err:
         raise as_config_error(err) from None
     return to_config(cfg, overrides)
+
+
+def compose_scenarios(names: Sequence[str], overrides: Sequence[str]) -> list[Config]:
+    """The configs of the scenarios ``names`` under the same ``overrides``, as
+    ``compose_config([f"scenario={name}", *overrides])`` gives them: the first composed, the
+    others with its scenario swapped (``load_scenario``, as a run's counterfactual is made),
+    which spares a composition (a third of a second) each. An override of a ``scenario`` key
+    would apply to every scenario, so then each is composed."""
+    first = compose_config([f"scenario={names[0]}", *overrides])
+    if any(item.lstrip("+~").startswith("scenario") for item in overrides):
+        return [first, *(compose_config([f"scenario={name}", *overrides]) for name in names[1:])]
+    others = [replace(first, scenario=load_scenario(name)) for name in names[1:]]
+    for config in others:
+        validate(config)
+    return [first, *others]
 
 
 def compose_study(name: str, schema: type, overrides: Sequence[str], command: str = "") -> Any:

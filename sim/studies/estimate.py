@@ -314,15 +314,15 @@ def _overrides(theta: dict[str, float]) -> list[str]:
 
 def seed_moments(seed: int, overrides: Sequence[str]) -> dict[str, float]:
     """One seed's moments: ``history`` and ``no_policy`` to the end of 2023, same seed."""
-    from sim.experiments.compose import compose_config
+    from sim.experiments.compose import compose_scenarios
     from sim.experiments.run import simulate_all
 
     common = [f"seed={seed}", "counterfactual=null", f"end_date={ESTIMATION_END}", *overrides]
-    cfg = compose_config(["scenario=history", *common])
+    cfg, no_policy_cfg = compose_scenarios(["history", "no_policy"], common)
     # Both at once on the serial launcher (forked, same numbers); in a parallel launcher's
     # worker, whose siblings already fill the cores, their 195 shared weeks (burn-in included)
     # run once and then 25 weeks each (``simulate_all``).
-    (history, _), (no_policy, _) = simulate_all([cfg, compose_config(["scenario=no_policy", *common])])
+    (history, _), (no_policy, _) = simulate_all([cfg, no_policy_cfg])
     moments = record_moments(history, no_policy)
     moments["gmv_2022_usd_bn"] = float(annual_total_gmv_usd_bn(history, cfg.market.usd_idr).loc[2022])
     return moments

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.experiments.compose import compose_config
+from sim.experiments.compose import compose_config, compose_scenarios
 from sim.experiments.fanout import Launch, check_launch, fan_out, helps
 from sim.schema.config import ConfigError
 from sim.schema.tables import annual_gmv_share, annual_total_gmv_usd_bn, quarterly_gmv_share
@@ -114,12 +114,11 @@ def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
 
     from sim.core.model import EcommerceModel
 
-    def scenario(name: str):
-        return compose_config([f"scenario={name}", f"seed={seed}", "counterfactual=null", *overrides])
-
-    history = EcommerceModel(scenario("history"))
+    history_cfg, no_policy = compose_scenarios(
+        ["history", "no_policy"], [f"seed={seed}", "counterfactual=null", *overrides]
+    )
+    history = EcommerceModel(history_cfg)
     watch = RunFacts(history)
-    no_policy = scenario("no_policy")
     shared = history.weeks_shared_with(no_policy.scenario)
     while history.steps < shared:
         history.step()
