@@ -480,7 +480,8 @@ class EcommerceModel(mesa.Model):
         shared weeks once serves both scenarios, as ``sim.experiments.run`` does for a policy
         and its counterfactual. The copy shops in this process (a shopping helper stays with
         the original) and has its own random streams, in the same state."""
-        shared = self.weeks_shared_with(scenario)
+        policy = build_policy_path(self.market, scenario, self.dates)
+        shared = first_difference(self.policy, policy)
         if shared < max(self.steps, 1):
             raise ValueError(
                 f"{self.scenario_name} and {scenario.name} differ from week {shared} "
@@ -492,7 +493,7 @@ class EcommerceModel(mesa.Model):
         other = copy.deepcopy(self, memo)
         other.cfg = replace(self.cfg, scenario=scenario)
         other.scenario_name = scenario.name
-        other.policy = build_policy_path(self.market, scenario, self.dates)
+        other.policy = policy
         return other
 
     # --- Mesa agent objects ----------------------------------------------------------------------

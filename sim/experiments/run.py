@@ -5,6 +5,7 @@ Imports neither Hydra nor the CLI; the figures are drawn from the tidy table by 
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ def simulate_with_history(
     from sim.core.model import EcommerceModel  # Mesa takes seconds to import: not for a refused run
 
     model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
-    with _progress(model, [cfg.scenario.name], show_progress, position) as advance:
+    with _progress(cfg, [cfg.scenario.name], show_progress, position) as advance:
         while model.running:
             model.step()
             advance()
@@ -69,36 +70,63 @@ def simulate_sharing_past(
     cfgs: list[Config], show_progress: bool = False, position: int = 0
 ) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
     """``simulate_with_history`` of configs that differ only in their scenario (a policy and its
-    counterfactual on one seed, say), with the same numbers: the weeks before their rules first
+    counterfactual on one seed, say), with the same numbers, their shared weeks run once
+    (``finish_sharing_past``)."""
+    names = [c.scenario.name for c in cfgs]
+    results: dict[int, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+    with _progress(cfgs[0], names, show_progress, position) as advance:
+        for i, model, _ in finish_sharing_past(cfgs, advance=advance):
+            results[i] = _results(model)
+    return [results[i] for i in range(len(cfgs))]
+
+
+class Watch(Protocol):
+    """What a study gathers from a run as it goes: ``week(model)`` after each step."""
+
+    def week(self, model: Any) -> None: ...
+
+
+def finish_sharing_past[W: Watch](
+    cfgs: list[Config],
+    watch: Callable[[Any], W] | None = None,
+    advance: Callable[..., object] = lambda weeks=1: None,
+) -> Iterator[tuple[int, Any, W | None]]:
+    """The models of configs that differ only in their scenario, each stepped to its end and
+    yielded as ``(index, model, its watch)`` when it ends. The weeks before their rules first
     differ are run once, in the first config's model, which is then copied under each other
-    scenario (``EcommerceModel.branch``) where theirs part. For the default history and
-    no_policy that is the burn-in and 143 of 261 weeks. A config whose rules differ from the
-    first week runs on its own."""
+    scenario (``EcommerceModel.branch``) where theirs part: for the default history and
+    no_policy, the burn-in and 143 of 261 weeks. A config whose rules differ from the first
+    week runs on its own. ``watch(model)``, when given, makes the run's ``Watch``; a branch gets
+    a copy of its base's. ``advance(weeks)`` is told every week done, the shared ones once per
+    run."""
     from sim.core.model import EcommerceModel
 
-    base = EcommerceModel(cfgs[0], shopper_processes=min(may_fork(), 2))
+    def build(cfg: Config) -> tuple[Any, W | None]:
+        model = EcommerceModel(cfg, shopper_processes=min(may_fork(), 2))
+        return model, watch(model) if watch is not None else None
+
+    def step(model: Any, seen: W | None) -> None:
+        model.step()
+        if seen is not None:
+            seen.week(model)
+        advance()
+
+    base, base_seen = build(cfgs[0])
     shared = {i: base.weeks_shared_with(c.scenario) for i, c in enumerate(cfgs[1:], start=1)}
-    results: dict[int, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
-    names = [c.scenario.name for c in cfgs]
-    with _progress(base, names, show_progress, position) as advance:
-        for i in sorted(shared, key=lambda i: shared[i]):
-            if shared[i] == 0:
-                other = EcommerceModel(cfgs[i], shopper_processes=min(may_fork(), 2))
-            else:
-                while base.steps < shared[i]:
-                    base.step()
-                    advance()
-                other = base.branch(cfgs[i].scenario)
-                advance(other.steps)  # its shared weeks are done too
-            while other.running:  # to its end now: two models at most are held at once
-                other.step()
-                advance()
-            results[i] = _results(other)
-        while base.running:
-            base.step()
-            advance()
-    results[0] = _results(base)
-    return [results[i] for i in range(len(cfgs))]
+    for i in sorted(shared, key=lambda i: shared[i]):
+        if shared[i] == 0:
+            other, seen = build(cfgs[i])
+        else:
+            while base.steps < shared[i]:
+                step(base, base_seen)
+            other, seen = base.branch(cfgs[i].scenario), copy.deepcopy(base_seen)
+            advance(other.steps)  # its shared weeks are done too
+        while other.running:  # to its end now: two models at most are held at once
+            step(other, seen)
+        yield i, other, seen
+    while base.running:
+        step(base, base_seen)
+    yield 0, base, base_seen
 
 
 def _results(model: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -107,8 +135,8 @@ def _results(model: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 @contextmanager
-def _progress(model: Any, names: list[str], show: bool, position: int) -> Iterator[Callable[..., object]]:
-    """A progress bar over the weeks of ``model``'s run and of the scenarios ``names`` that share
+def _progress(cfg: Config, names: list[str], show: bool, position: int) -> Iterator[Callable[..., object]]:
+    """A progress bar over the weeks of ``cfg``'s run and of the scenarios ``names`` that share
     its past (the function it gives adds weeks done, one by default), or nothing when not
     ``show``."""
     if not show:
@@ -117,8 +145,8 @@ def _progress(model: Any, names: list[str], show: bool, position: int) -> Iterat
     from tqdm import tqdm
 
     with tqdm(
-        total=len(names) * len(model.dates),
-        desc=f"{'+'.join(names)} seed {model.cfg.seed}",
+        total=len(names) * len(horizon_dates(cfg)),
+        desc=f"{'+'.join(names)} seed {cfg.seed}",
         unit="week",
         file=sys.stderr,
         position=position,

@@ -108,33 +108,16 @@ def run(cfg: ValidateConfig) -> int:
 
 def run_pair(seed: int, overrides: tuple[str, ...] | list[str]) -> dict:
     """history and no_policy on one seed, with the agent-level facts the report needs. Their
-    shared weeks (to the floor's in 2023) run once: the history model is copied under
-    no_policy there (``EcommerceModel.branch``), and so is what it has gathered so far."""
-    import copy
+    shared weeks (to the floor's in 2023) run once (``finish_sharing_past``): the history model
+    is copied under no_policy there, and so is what it has gathered so far (``RunFacts``)."""
+    from sim.experiments.run import finish_sharing_past
 
-    from sim.core.model import EcommerceModel
-
-    history_cfg, no_policy = compose_scenarios(
-        ["history", "no_policy"], [f"seed={seed}", "counterfactual=null", *overrides]
-    )
-    history = EcommerceModel(history_cfg)
-    watch = RunFacts(history)
-    shared = history.weeks_shared_with(no_policy.scenario)
-    while history.steps < shared:
-        history.step()
-        watch.week(history)
-    if shared:
-        runs = [(history, watch), (history.branch(no_policy.scenario), copy.deepcopy(watch))]
-    else:  # the overrides make them differ from the first week
-        other = EcommerceModel(no_policy)
-        runs = [(history, watch), (other, RunFacts(other))]
+    cfgs = compose_scenarios(["history", "no_policy"], [f"seed={seed}", "counterfactual=null", *overrides])
     out: dict = {}
-    for model, facts in runs:
-        while model.running:
-            model.step()
-            facts.week(model)
+    for _, model, facts in finish_sharing_past(cfgs, RunFacts):
+        assert facts is not None
         out[model.scenario_name] = {"table": model.recorder.table(), **facts.facts(model)}
-    return out
+    return {name: out[name] for name in ("history", "no_policy")}
 
 
 class RunFacts:
